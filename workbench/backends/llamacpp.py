@@ -1,0 +1,238 @@
+"""Local GGUF models through llama-cpp-python, each in a worker process of its own.
+
+The worker keeps the model loaded between prompts. A llama.cpp abort (a bad
+GGUF, GGML_ASSERT, out of memory) or a SIGKILL ends only that worker: the
+stream fails with a clear error, partial text stays with the runner, and the
+next prompt starts a new worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from workbench.backends.base import ProgressCallback
+from workbench.config import ModelSpec
+from workbench.errors import BackendError, ModelLoadError, TemplateError, WorkerDied
+from workbench.request import FALLBACK_SAMPLING, Chunk, Request, ServerTimings, TextChunk, Usage
+
+# How long a cancelled generation may take to stop before its worker is killed
+# (a long prompt being evaluated cannot stop between tokens).
+CANCEL_GRACE_S = 3.0
+STDERR_TAIL_BYTES = 4000
+
+
+class LlamaCppBackend:
+    kind: ClassVar[str] = "llamacpp"
+    local: ClassVar[bool] = True
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.info: dict[str, Any] = {}
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stderr_path: Path | None = None
+        self._lock = asyncio.Lock()
+        self._streaming = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def model_path(self) -> Path:
+        from workbench.catalog import gguf_for_package
+        from workbench.paths import user_cache_dir
+
+        if self.spec.path:
+            path = Path(self.spec.path).expanduser()
+            if not path.is_file():
+                raise ModelLoadError(f"Model file not found: {path}")
+            return path
+        return gguf_for_package(self.spec.package or "", user_cache_dir() / "models")
+
+    async def load(self, progress: ProgressCallback) -> None:
+        async with self._lock:
+            if self._proc is not None and self._proc.returncode is None:
+                progress(1.0)
+                return
+            path = await asyncio.to_thread(self.model_path)
+            await self._start_worker()
+            await self._send(
+                {
+                    "op": "load",
+                    "path": str(path),
+                    "n_ctx": self.spec.n_ctx,
+                    "chat_template": self.spec.chat_template,
+                    "stop": list(self.spec.stop),
+                }
+            )
+            while True:
+                event = await self._receive()
+                if event is None:
+                    raise ModelLoadError(
+                        f"llama.cpp could not load {path.name}: {self._death_note()}"
+                    )
+                if event["ev"] == "progress":
+                    progress(float(event["p"]))
+                elif event["ev"] == "ready":
+                    self.info = dict(event["info"])
+                    progress(1.0)
+                    return
+                elif event["ev"] == "error":
+                    await self._kill()
+                    raise ModelLoadError(f"{path.name}: {event['message']}")
+
+    async def _start_worker(self) -> None:
+        fd, name = tempfile.mkstemp(prefix=f"workbench-{self.spec.name}-", suffix=".log")
+        self._stderr_path = Path(name)
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "workbench.backends.llamacpp_worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=fd,
+                env=env,
+                limit=64 << 20,
+                start_new_session=True,  # a Ctrl-C in the terminal is the app's to handle
+            )
+        finally:
+            os.close(fd)
+
+    async def close(self) -> None:
+        await self._kill()
+        if self._stderr_path is not None:
+            with contextlib.suppress(OSError):
+                self._stderr_path.unlink()
+
+    async def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+    # -- generation --------------------------------------------------------
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        if self._proc is None or self._proc.returncode is not None:
+            await self.load(lambda _p: None)  # a dead worker is restarted for the next prompt
+        sampling = request.sampling.merged_over(self.spec.sampling).merged_over(FALLBACK_SAMPLING)
+        command = {
+            "op": "generate",
+            "mode": request.mode,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "prompt": request.prompt,
+            "sampling": sampling.to_dict(),
+            "threads": request.threads,
+        }
+        async with self._lock:
+            self._streaming = True
+            try:
+                await self._send(command)
+                async for chunk in self._events():
+                    yield chunk
+            finally:
+                self._streaming = False
+
+    async def _events(self) -> AsyncIterator[Chunk]:
+        while True:
+            event = await self._receive()
+            if event is None:
+                raise WorkerDied(f"The model's worker process ended: {self._death_note()}")
+            kind = event["ev"]
+            if kind == "text":
+                for text, stamp in event["p"]:
+                    yield TextChunk(text, stamp)
+            elif kind == "done":
+                if event["finish_reason"] == "cancelled":
+                    return
+                yield self._usage(event)
+                return
+            elif kind == "error":
+                error_type = TemplateError if event["type"] == "TemplateError" else BackendError
+                raise error_type(event["message"], title=event.get("title"))
+
+    def _usage(self, event: dict[str, Any]) -> Usage:
+        perf = event["perf"]
+        info = dict(self.info)
+        if event["output_tokens"] == 0:
+            info["warning"] = (
+                "The model ended at once without any text. "
+                f"Template: {self.info.get('template')}. Try completion mode, or set "
+                "chat_template in workbench.toml."
+            )
+        return Usage(
+            prompt_tokens=event["prompt_tokens"],
+            output_tokens=event["output_tokens"],
+            finish_reason=event["finish_reason"],
+            source="llama.cpp tokenizer",
+            timings=ServerTimings(source="llama.cpp perf", **perf),
+            info=info,
+        )
+
+    async def set_threads(self, threads: int) -> None:
+        if self._streaming:
+            with contextlib.suppress(BackendError):
+                await self._send({"op": "threads", "n": threads})
+
+    async def cancel(self) -> None:
+        if not self._streaming:
+            return
+        with contextlib.suppress(BackendError):
+            await self._send({"op": "cancel"})
+        # A long prompt evaluation cannot stop between tokens: kill the worker then.
+        asyncio.get_running_loop().call_later(CANCEL_GRACE_S, self._kill_if_still_streaming)
+
+    def _kill_if_still_streaming(self) -> None:
+        if self._streaming and self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.send_signal(signal.SIGKILL)
+
+    # -- pipe --------------------------------------------------------------
+
+    async def _send(self, command: dict[str, Any]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.returncode is not None:
+            raise WorkerDied(f"The model's worker process is not running: {self._death_note()}")
+        try:
+            proc.stdin.write((json.dumps(command) + "\n").encode())
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise WorkerDied(f"The model's worker process ended: {self._death_note()}") from None
+
+    async def _receive(self) -> dict[str, Any] | None:
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            return None
+        line = await proc.stdout.readline()
+        if not line:
+            await proc.wait()
+            return None
+        return json.loads(line)
+
+    def _death_note(self) -> str:
+        proc = self._proc
+        code = proc.returncode if proc is not None else None
+        if code is None:
+            reason = "it is not running"
+        elif code < 0:
+            reason = f"killed by signal {signal.Signals(-code).name}"
+        else:
+            reason = f"exit status {code}"
+        tail = ""
+        if self._stderr_path is not None:
+            with contextlib.suppress(OSError):
+                data = self._stderr_path.read_bytes()[-STDERR_TAIL_BYTES:]
+                lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+                tail = " | ".join(lines[-3:])
+        return f"{reason}" + (f" (last words: {tail})" if tail else "")

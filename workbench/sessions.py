@@ -1,0 +1,389 @@
+"""Sessions: one JSON file per run of a prompt, saved atomically as it goes.
+
+A session is saved when its run starts, about every second while it streams,
+and when it ends, so a crash loses at most the last second. Loading is strict
+(a file that does not parse or has an unknown ``schema_version`` is an error
+naming the file) and forgiving (the store lists the good files and reports the
+bad ones). A small index makes listing thousands of sessions fast; it can
+always be rebuilt from the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import SessionError, UsageError
+from workbench.events import Cancelled, Event, Failed, Finished, ModelRun
+from workbench.request import Request
+
+SCHEMA_VERSION = 1
+INDEX_NAME = ".index.json"
+INDEX_VERSION = 1
+#: Sessions bigger than this are refused rather than read into memory.
+MAX_SESSION_BYTES = 64 * 1024 * 1024
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class Session:
+    id: str
+    created: str
+    mode: str
+    prompt: str
+    system: str | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    schedule: str = "parallel"
+    runs: list[ModelRun] = field(default_factory=list)
+    #: The session whose conversation this turn continues.
+    parent: str | None = None
+    #: The session this one re-ran.
+    rerun_of: str | None = None
+    turn: int = 1
+    ratings: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"scores": [], "votes": []}
+    )
+    tags: list[str] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+
+    @classmethod
+    def start(
+        cls,
+        request: Request,
+        *,
+        schedule: str,
+        runs: list[ModelRun],
+        parent: Session | None = None,
+        rerun_of: str | None = None,
+    ) -> Session:
+        system = next((m.content for m in request.messages if m.role == "system"), None)
+        return cls(
+            id=new_session_id(),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            mode=request.mode,
+            prompt=request.last_user_text,
+            system=system,
+            sampling=request.sampling.to_dict(),
+            schedule=schedule,
+            runs=runs,
+            parent=parent.id if parent else None,
+            rerun_of=rerun_of,
+            turn=parent.turn + 1 if parent else 1,
+            machine={"cores": os.cpu_count(), "platform": platform.platform(terse=True)},
+        )
+
+    def run(self, model: str) -> ModelRun:
+        for run in self.runs:
+            if run.model == model:
+                return run
+        names = ", ".join(r.model for r in self.runs)
+        raise UsageError(f"Session {self.id} has no model {model!r} (it has: {names}).")
+
+    @property
+    def rated(self) -> bool:
+        return bool(self.ratings.get("scores") or self.ratings.get("votes"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id,
+            "created": self.created,
+            "mode": self.mode,
+            "prompt": self.prompt,
+            "system": self.system,
+            "sampling": self.sampling,
+            "schedule": self.schedule,
+            "parent": self.parent,
+            "rerun_of": self.rerun_of,
+            "turn": self.turn,
+            "complete": self.complete,
+            "machine": self.machine,
+            "tags": self.tags,
+            "ratings": self.ratings,
+            "runs": [run.to_dict() for run in self.runs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        return cls(
+            id=str(data["id"]),
+            created=str(data["created"]),
+            mode=str(data.get("mode", "chat")),
+            prompt=str(data.get("prompt", "")),
+            system=data.get("system"),
+            sampling=dict(data.get("sampling") or {}),
+            schedule=str(data.get("schedule", "parallel")),
+            runs=[ModelRun.from_dict(run) for run in data.get("runs") or []],
+            parent=data.get("parent"),
+            rerun_of=data.get("rerun_of"),
+            turn=int(data.get("turn", 1)),
+            ratings={
+                "scores": list((data.get("ratings") or {}).get("scores") or []),
+                "votes": list((data.get("ratings") or {}).get("votes") or []),
+            },
+            tags=[str(t) for t in data.get("tags") or []],
+            machine=dict(data.get("machine") or {}),
+            complete=bool(data.get("complete", True)),
+        )
+
+
+# Upgrades from older schema versions: version -> function to the next version.
+_UPGRADES: dict[int, Any] = {}
+
+
+def parse_session(raw: bytes, name: str) -> Session:
+    """Parse a session file's bytes; any problem is a ``SessionError`` naming ``name``."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SessionError(f"{name}: not valid UTF-8.") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise SessionError(f"{name}: not valid JSON ({str(exc)[:120]}).") from None
+    if not isinstance(data, dict):
+        raise SessionError(f"{name}: expected a JSON object at the top.")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SessionError(f"{name}: no schema_version.")
+    if version > SCHEMA_VERSION:
+        raise SessionError(
+            f"{name}: schema_version {version} is newer than this workbench "
+            f"understands ({SCHEMA_VERSION}); upgrade workbench to open it."
+        )
+    while version < SCHEMA_VERSION:
+        if version not in _UPGRADES:
+            raise SessionError(f"{name}: unknown schema_version {version}.")
+        data = _UPGRADES[version](data)
+        version += 1
+    try:
+        return Session.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SessionError(f"{name}: a field is missing or has the wrong type ({exc}).") from None
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that readers see the old file or the new, never half.
+
+    Temporary file in the same folder, flush, fsync, ``os.replace``, then fsync
+    the folder so the rename itself survives a power cut.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One line of the sessions list: enough to show and filter without opening the file."""
+
+    id: str
+    path: str
+    created: str
+    mode: str
+    first_line: str
+    models: tuple[str, ...]
+    states: tuple[str, ...]
+    rated: bool
+    tags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, session: Session, path: Path) -> SessionSummary:
+        first_line = next((line for line in session.prompt.splitlines() if line.strip()), "")
+        return cls(
+            id=session.id,
+            path=str(path),
+            created=session.created,
+            mode=session.mode,
+            first_line=first_line[:200],
+            models=tuple(run.model for run in session.runs),
+            states=tuple(run.state for run in session.runs),
+            rated=session.rated,
+            tags=tuple(session.tags),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "created": self.created,
+            "mode": self.mode,
+            "first_line": self.first_line,
+            "models": list(self.models),
+            "states": list(self.states),
+            "rated": self.rated,
+            "tags": list(self.tags),
+        }
+
+
+class SessionStore:
+    """The folder of session files and its index."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, session_id: str) -> Path:
+        return self.root / f"{session_id}.json"
+
+    def save(self, session: Session) -> Path:
+        path = self.path_for(session.id)
+        payload = json.dumps(session.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+        atomic_write(path, payload)
+        return path
+
+    def resolve(self, ref: str) -> Path:
+        """A session file's path from a path or an id (or a unique prefix of one)."""
+        candidate = Path(ref)
+        if candidate.suffix == ".json" and candidate.is_file():
+            return candidate
+        exact = self.path_for(ref)
+        if exact.is_file():
+            return exact
+        matches = sorted(self.root.glob(f"{ref}*.json")) if self.root.is_dir() else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UsageError(f"{ref!r} matches {len(matches)} sessions; give more of the id.")
+        raise UsageError(f"No session {ref!r} in {self.root}.")
+
+    def load(self, ref: str | Path) -> Session:
+        path = self.resolve(str(ref))
+        try:
+            if path.stat().st_size > MAX_SESSION_BYTES:
+                raise SessionError(f"{path.name}: larger than {MAX_SESSION_BYTES >> 20} MiB.")
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SessionError(f"{path.name}: cannot read ({exc.strerror}).") from None
+        return parse_session(raw, path.name)
+
+    def delete(self, session_id: str) -> None:
+        self.resolve(session_id).unlink()
+
+    def files(self) -> Iterator[os.DirEntry[str]]:
+        if not self.root.is_dir():
+            return
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json") and not entry.name.startswith("."):
+                    yield entry
+
+    def list(self) -> tuple[list[SessionSummary], list[SessionError]]:
+        """All sessions newest first, and one error per file that could not be read.
+
+        Files unchanged since the index was written (same size and mtime) are
+        not opened again; the index is rewritten when anything changed.
+        """
+        index_path = self.root / INDEX_NAME
+        old = self._read_index(index_path)
+        fresh: dict[str, dict[str, Any]] = {}
+        summaries: list[SessionSummary] = []
+        errors: list[SessionError] = []
+        changed = False
+        for entry in self.files():
+            stat = entry.stat()
+            key = [stat.st_size, stat.st_mtime_ns]
+            cached = old.get(entry.name)
+            if cached is not None and cached.get("key") == key:
+                fresh[entry.name] = cached
+                if cached.get("error"):
+                    errors.append(SessionError(cached["error"]))
+                else:
+                    summaries.append(SessionSummary(**_summary_fields(cached["summary"])))
+                continue
+            changed = True
+            try:
+                session = self.load(entry.path)
+            except SessionError as exc:
+                fresh[entry.name] = {"key": key, "error": exc.message}
+                errors.append(exc)
+                continue
+            summary = SessionSummary.of(session, Path(entry.path))
+            fresh[entry.name] = {"key": key, "summary": summary.to_dict()}
+            summaries.append(summary)
+        if changed or set(old) != set(fresh):
+            with contextlib.suppress(OSError):
+                payload = {"version": INDEX_VERSION, "files": fresh}
+                atomic_write(index_path, json.dumps(payload, separators=(",", ":")).encode())
+        summaries.sort(key=lambda s: (s.created, s.id), reverse=True)
+        return summaries, errors
+
+    def _read_index(self, path: Path) -> dict[str, dict[str, Any]]:
+        """The index's entries, or nothing when it is missing, stale or broken."""
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+            return {}
+        files = data.get("files")
+        return files if isinstance(files, dict) else {}
+
+
+def _summary_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **data,
+        "models": tuple(data["models"]),
+        "states": tuple(data["states"]),
+        "tags": tuple(data["tags"]),
+    }
+
+
+class SessionRecorder:
+    """Listens to the runner and keeps the session file up to date.
+
+    Saves at once when created, at most about once a second while text
+    streams, and whenever a model ends, so a crash loses at most a second.
+    """
+
+    def __init__(self, store: SessionStore, session: Session, interval: float = 1.0) -> None:
+        self.store = store
+        self.session = session
+        self.interval = interval
+        self.path = store.save(session)
+        self._last_save = time.monotonic()
+        self.save_error: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        # A model that ended is saved at once; streaming text about once a second.
+        ended = isinstance(event, Finished | Failed | Cancelled)
+        if ended or time.monotonic() - self._last_save >= self.interval:
+            self.save()
+
+    def save(self, *, complete: bool | None = None) -> None:
+        if complete is not None:
+            self.session.complete = complete
+        try:
+            self.path = self.store.save(self.session)
+            self.save_error = None
+        except OSError as exc:
+            # The previous file is intact (atomic write); tell the user, keep running.
+            self.save_error = f"Could not save session {self.session.id}: {exc}"
+        self._last_save = time.monotonic()
