@@ -1,0 +1,154 @@
+"""The command line: ``workbench`` opens the app; subcommands work headless.
+
+Exit status: 0 when every model answered, 1 when any failed, 2 for bad usage
+or config. Errors are printed as one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from workbench import __version__
+from workbench.config import SCHEDULES, Config, load_config
+from workbench.errors import UsageError, WorkbenchError
+from workbench.sessions import SessionStore
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="workbench.toml to use")
+    parser.add_argument("--sessions", type=Path, metavar="DIR", help="folder of session files")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Compare LLMs side by side. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    _common(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="send one prompt to several models at once")
+    _common(run)
+    run.add_argument("prompt", help="the prompt (use - to read it from standard input)")
+    run.add_argument("-m", "--model", action="append", dest="models", metavar="MODEL")
+    run.add_argument("--system", metavar="TEXT", help="system prompt (chat mode)")
+    run.add_argument("--completion", action="store_true", help="raw completion, no template")
+    run.add_argument("--max-tokens", type=int, metavar="N")
+    run.add_argument("--temperature", type=float, metavar="T")
+    run.add_argument("--top-p", type=float, metavar="P")
+    run.add_argument("--seed", type=int, metavar="N")
+    run.add_argument("--schedule", choices=SCHEDULES, help="parallel (default) or sequential")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+
+    models = commands.add_parser("models", help="list the models workbench knows")
+    _common(models)
+    models.add_argument("--json", action="store_true")
+
+    sessions = commands.add_parser("sessions", help="list saved sessions, newest first")
+    _common(sessions)
+    sessions.add_argument("--json", action="store_true")
+
+    show = commands.add_parser("show", help="print a saved session")
+    _common(show)
+    show.add_argument("session", help="a session file's path or its id")
+    show.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        config = load_config(args.config)
+        store = SessionStore(args.sessions or config.sessions_dir or _default_sessions())
+        if args.command is None:
+            from workbench.ui.app import run_app
+
+            return run_app(args.config, args.sessions)
+        handler = {"run": _run, "models": _models, "sessions": _sessions, "show": _show}
+        return handler[args.command](args, config, store)
+    except WorkbenchError as exc:
+        err.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False)
+        return EXIT_USAGE if exc.title in ("Bad config", "Bad usage") else EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+
+
+def _default_sessions() -> Path:
+    from workbench.paths import default_sessions_dir
+
+    return default_sessions_dir()
+
+
+def _run(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
+    from workbench.headless import run_command
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise UsageError("The prompt is empty.")
+    for name in args.models or []:
+        config.model(name)  # unknown names fail before anything loads
+    return asyncio.run(run_command(args, config, store, prompt))
+
+
+def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
+    rows = [spec.identity() for spec in config.models]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("name", "backend", "where", "from", box=None, pad_edge=False)
+    for spec in config.models:
+        where = spec.path or spec.package or f"{spec.url} ({spec.model})"
+        table.add_row(spec.name, spec.backend, where, spec.origin)
+    Console().print(table)
+    return EXIT_OK
+
+
+def _sessions(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
+    summaries, errors = store.list()
+    err = Console(stderr=True)
+    for error in errors:
+        err.print(f"[yellow]skipped[/] {error.message}", highlight=False)
+    if args.json:
+        print(json.dumps([s.to_dict() for s in summaries], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("id", "when", "prompt", "models", "rated", box=None, pad_edge=False)
+    for s in summaries:
+        table.add_row(
+            s.id,
+            s.created.replace("T", " ")[:19],
+            s.first_line[:60],
+            ", ".join(s.models),
+            "yes" if s.rated else "",
+        )
+    Console().print(table)
+    if not summaries:
+        err.print(f"No sessions in {store.root}.")
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
+    from workbench.headless import print_session
+
+    session = store.load(args.session)
+    if args.json:
+        print(json.dumps(session.to_dict(), indent=1, ensure_ascii=False))
+    else:
+        print_session(Console(), session, store.resolve(args.session))
+    return EXIT_OK
