@@ -1,0 +1,104 @@
+"""Generation overhead: `workbench run` versus a bare llama-cpp-python loop.
+
+Same model (SmolLM2), same prompt tokens, same threads (all cores), same
+number of tokens, greedy sampling. Rounds alternate between the two; the
+ratio of median generation tokens/s is the figure (goal ≥ 0.97), and the
+time-to-first-token difference (goal ≤ +15 ms). It also checks that the
+tokens/s workbench reports agrees with llama.cpp's own perf counters of the
+same run (goal: within 5 %).
+
+    python bench/overhead.py [--rounds 5] [--tokens 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from _common import median, report, smollm2_path
+
+PROMPT = "def quicksort(items):\n    \"\"\"Sort a list of numbers.\"\"\"\n"
+
+
+def bare_round(llm, tokens_wanted: int, threads: int) -> tuple[float, float]:
+    """(generation tokens/s, ttft seconds) of a bare llama-cpp-python loop."""
+    import llama_cpp
+
+    llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
+    tokens = llm.tokenize(PROMPT.encode(), add_bos=False, special=True)
+    if llm.metadata.get("tokenizer.ggml.add_bos_token", "true") != "false":
+        tokens.insert(0, llm.token_bos())
+    llm.reset()  # no prompt cache: workbench's worker also evaluates the prompt each time
+    start = time.monotonic()
+    stamps = []
+    for token in llm.generate(tokens, temp=0.0, top_k=1, top_p=1.0, min_p=0.05):
+        stamps.append(time.monotonic())
+        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token) or len(stamps) >= tokens_wanted:
+            break
+    n = len(stamps)
+    return (n - 1) / (stamps[-1] - stamps[0]), stamps[0] - start
+
+
+def workbench_round(tokens_wanted: int, sessions: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "run", "--completion", PROMPT, "-m", "smollm2",
+         "--max-tokens", str(tokens_wanted), "--temperature", "0", "--seed", "1",
+         "--json", "--sessions", sessions],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout)["runs"][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+    from llama_cpp import Llama
+
+    import tempfile
+
+    threads = len(os.sched_getaffinity(0))
+    llm = Llama(smollm2_path(), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                verbose=False)
+    bare_rates, bare_ttft, wb_rates, wb_ttft, agreement = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as sessions:
+        workbench_round(8, sessions)  # warm the page cache and Python's imports
+        for _ in range(args.rounds):
+            rate, ttft = bare_round(llm, args.tokens, threads)
+            bare_rates.append(rate)
+            bare_ttft.append(ttft)
+            run = workbench_round(args.tokens, sessions)
+            if run["output_tokens"] != args.tokens:
+                print(f"note: workbench produced {run['output_tokens']} tokens", file=sys.stderr)
+            wb_rates.append(run["gen_tokens_per_s"])
+            wb_ttft.append(run["ttft_s"])
+            server = run["server"]["gen_tokens_per_s"]
+            agreement.append(run["gen_tokens_per_s"] / server)
+    rate_ratio = median(wb_rates) / median(bare_rates)
+    ttft_delta_ms = (median(wb_ttft) - median(bare_ttft)) * 1000
+    worst = max(abs(1 - a) for a in agreement)
+    report(
+        "overhead",
+        [
+            {"measure": f"gen tokens/s, SmolLM2, {threads} threads, {args.tokens} tokens",
+             "baseline": f"{median(bare_rates):.1f}", "workbench": f"{median(wb_rates):.1f}",
+             "ratio": f"{rate_ratio:.3f}", "goal": ">= 0.97", "met": rate_ratio >= 0.97},
+            {"measure": "time to first token (ms)",
+             "baseline": f"{median(bare_ttft) * 1000:.1f}",
+             "workbench": f"{median(wb_ttft) * 1000:.1f}",
+             "ratio": f"{ttft_delta_ms:+.1f} ms", "goal": "<= +15 ms",
+             "met": ttft_delta_ms <= 15},
+            {"measure": "reported tokens/s vs llama.cpp perf counters",
+             "baseline": "perf", "workbench": "client clock",
+             "ratio": f"worst {worst:.1%} off", "goal": "<= 5%", "met": worst <= 0.05},
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
