@@ -21,7 +21,7 @@ from workbench.config import load_config
 from workbench.request import Request, Sampling
 from workbench.runner import BackendPool, Runner, available_cores
 
-PROMPT = "def quicksort(items):\n    \"\"\"Sort a list of numbers.\"\"\"\n"
+PROMPT = 'def quicksort(items):\n    """Sort a list of numbers."""\n'
 
 
 async def timed(runner: Runner, specs, schedule: str, tokens: int) -> tuple[float, list]:
@@ -56,18 +56,26 @@ async def main_async(args: argparse.Namespace) -> None:
     await pool.close()
     ratio = median(parallel) / median(sequential)
     rows = [
-        {"measure": f"{len(specs)} models ({args.models}), {args.tokens} tokens each, wall s",
-         "baseline": f"{median(sequential):.2f} (sequential)",
-         "workbench": f"{median(parallel):.2f} (parallel)",
-         "ratio": f"{ratio:.3f}", "goal": "<= 1.05", "met": ratio <= 1.05},
+        {
+            "measure": f"{len(specs)} models ({args.models}), {args.tokens} tokens each, wall s",
+            "baseline": f"{median(sequential):.2f} (sequential)",
+            "workbench": f"{median(parallel):.2f} (parallel)",
+            "ratio": f"{ratio:.3f}",
+            "goal": "<= 1.05",
+            "met": ratio <= 1.05,
+        },
     ]
     if oversubscribed:
         naive_ratio = median(oversubscribed) / median(sequential)
         rows.append(
-            {"measure": "naive parallel, every model with all cores (for contrast)",
-             "baseline": f"{median(sequential):.2f}",
-             "workbench": f"{median(oversubscribed):.2f}",
-             "ratio": f"{naive_ratio:.3f}", "goal": "(the cliff)", "met": ""}
+            {
+                "measure": "naive parallel, every model with all cores (for contrast)",
+                "baseline": f"{median(sequential):.2f}",
+                "workbench": f"{median(oversubscribed):.2f}",
+                "ratio": f"{naive_ratio:.3f}",
+                "goal": "(the cliff)",
+                "met": "",
+            }
         )
     report(f"concurrency-{len(specs)}", rows)
 
