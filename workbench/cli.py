@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(show)
     show.add_argument("session", help="a session file's path or its id")
     show.add_argument("--json", action="store_true")
+
+    from workbench.commands import add_parsers
+
+    add_parsers(commands, _common)
     return parser
 
 
@@ -76,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from workbench.ui.app import run_app
 
             return run_app(args.config, args.sessions)
+        from workbench.commands import HANDLERS
+
         handler = {"run": _run, "models": _models, "sessions": _sessions, "show": _show}
-        return handler[args.command](args, config, store)
+        return {**handler, **HANDLERS}[args.command](args, config, store)
     except WorkbenchError as exc:
         err.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False)
         return EXIT_USAGE if exc.title in ("Bad config", "Bad usage") else EXIT_FAILED

@@ -194,3 +194,85 @@ def _figures(run: ModelRun, schedule: str) -> Text:
         extra.append(f"finish: {run.finish_reason}")
     lines.append(" · ".join(extra))
     return Text("\n".join(lines), style="dim")
+
+
+async def rerun_command(
+    args: argparse.Namespace, config: Config, store: SessionStore, original: Session
+) -> int:
+    """Run a saved session's prompt and settings again as a new, linked session."""
+    names = args.models or [run.model for run in original.runs]
+    specs = [config.model(name) for name in names]
+    sampling = Sampling(**original.sampling)
+    if original.mode == "completion":
+        request = Request.completion(original.prompt, sampling=sampling)
+    else:
+        request = Request.chat(original.prompt, system=original.system, sampling=sampling)
+    runner = Runner()
+    recorder = open_session(store, specs, request, schedule=original.schedule, rerun_of=original.id)
+    console = Console(stderr=args.json)
+    progress = Progress(recorder.session)
+    try:
+        with Live(progress, console=console, refresh_per_second=8, transient=True):
+            await run_comparison(
+                runner,
+                store,
+                specs,
+                request,
+                schedule=original.schedule,
+                listener=progress,
+                recorder=recorder,
+            )
+    finally:
+        await runner.pool.close()
+    session = recorder.session
+    changes = compare_runs(original, session)
+    if args.json:
+        data = run_json(session, recorder.path)
+        data["rerun_of"] = original.id
+        data["changes"] = changes
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_session(console, session, recorder.path)
+        table = Table(
+            "model",
+            "text similarity",
+            "TTFT",
+            "gen tok/s",
+            "output tokens",
+            title=f"then ({original.id}) → now",
+        )
+        for change in changes:
+            table.add_row(
+                change["model"],
+                "–" if change["similarity"] is None else f"{change['similarity']:.0%}",
+                f"{fmt.seconds(change['ttft_s'][0])} → {fmt.seconds(change['ttft_s'][1])}",
+                f"{fmt.rate(change['gen_tokens_per_s'][0])} → "
+                f"{fmt.rate(change['gen_tokens_per_s'][1])}",
+                f"{fmt.count(change['output_tokens'][0])} → "
+                f"{fmt.count(change['output_tokens'][1])}",
+            )
+        console.print(table)
+    return 0 if all(run.state == "done" for run in session.runs) else 1
+
+
+def compare_runs(old: Session, new: Session) -> list[dict[str, Any]]:
+    """Per model present in both: how similar the texts are and how the figures moved."""
+    from workbench.diff import diff_lines
+
+    changes = []
+    old_runs = {run.model: run for run in old.runs}
+    for run in new.runs:
+        before = old_runs.get(run.model)
+        if before is None:
+            continue
+        a, b = figures(before), figures(run)
+        changes.append(
+            {
+                "model": run.model,
+                "similarity": diff_lines(before.text, run.text).similarity,
+                "ttft_s": [a.ttft_s, b.ttft_s],
+                "gen_tokens_per_s": [a.gen_tokens_per_s, b.gen_tokens_per_s],
+                "output_tokens": [a.output_tokens, b.output_tokens],
+            }
+        )
+    return changes

@@ -11,13 +11,14 @@ always be rebuilt from the files.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import platform
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,8 +285,31 @@ class SessionStore:
             raise SessionError(f"{path.name}: cannot read ({exc.strerror}).") from None
         return parse_session(raw, path.name)
 
+    @contextlib.contextmanager
+    def locked(self, session_id: str) -> Iterator[None]:
+        """An exclusive lock on one session, across processes (two windows rating at once)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{session_id}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def update(self, ref: str, change: Callable[[Session], None]) -> Session:
+        """Load, change and save a session under its lock, so no concurrent change is lost."""
+        session_id = self.load(ref).id
+        with self.locked(session_id):
+            session = self.load(session_id)
+            change(session)
+            self.save(session)
+        return session
+
     def delete(self, session_id: str) -> None:
-        self.resolve(session_id).unlink()
+        path = self.resolve(session_id)
+        path.unlink()
+        with contextlib.suppress(OSError):
+            (self.root / f".{path.stem}.lock").unlink()
 
     def files(self) -> Iterator[os.DirEntry[str]]:
         if not self.root.is_dir():
@@ -381,9 +405,24 @@ class SessionRecorder:
         if complete is not None:
             self.session.complete = complete
         try:
-            self.path = self.store.save(self.session)
+            with self.store.locked(self.session.id):
+                self._merge_ratings_from_disk()
+                self.path = self.store.save(self.session)
             self.save_error = None
         except OSError as exc:
             # The previous file is intact (atomic write); tell the user, keep running.
             self.save_error = f"Could not save session {self.session.id}: {exc}"
         self._last_save = time.monotonic()
+
+    def _merge_ratings_from_disk(self) -> None:
+        """Keep ratings another window added while this run was still streaming."""
+        try:
+            on_disk = self.store.load(self.session.id)
+        except (SessionError, UsageError):
+            return
+        for kind in ("scores", "votes"):
+            mine = self.session.ratings.setdefault(kind, [])
+            known = {item.get("id") for item in mine}
+            mine.extend(
+                item for item in on_disk.ratings.get(kind, []) if item.get("id") not in known
+            )

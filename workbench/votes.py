@@ -1,0 +1,117 @@
+"""Ratings stored with their sessions: scores, pairwise votes, and collecting them all.
+
+Each rating is added under the session's lock (load, change, save), so two
+workbench windows rating at the same time lose no vote. The leaderboard is
+always recomputed from these raw records.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime
+
+from workbench.errors import SessionError, UsageError
+from workbench.ratings import OUTCOMES, Score, Vote
+from workbench.sessions import Session, SessionStore
+
+
+def add_score(
+    store: SessionStore,
+    ref: str,
+    model: str,
+    score: int,
+    *,
+    tags: tuple[str, ...] = (),
+    note: str = "",
+) -> Session:
+    if not 1 <= score <= 5:
+        raise UsageError(f"A score is 1 to 5, not {score}.")
+
+    def change(session: Session) -> None:
+        session.run(model)  # the model must be in the session
+        session.ratings["scores"].append(
+            {
+                "id": secrets.token_hex(6),
+                "model": model,
+                "score": score,
+                "tags": list(tags),
+                "note": note,
+                "at": time.time(),
+            }
+        )
+
+    return store.update(ref, change)
+
+
+def add_vote(
+    store: SessionStore,
+    ref: str,
+    model_a: str,
+    model_b: str,
+    outcome: str,
+    *,
+    tags: tuple[str, ...] = (),
+    blind: bool = False,
+) -> Session:
+    if outcome not in OUTCOMES:
+        raise UsageError(f"A vote is one of {', '.join(OUTCOMES)}, not {outcome!r}.")
+    if model_a == model_b:
+        raise UsageError("A vote needs two different models.")
+
+    def change(session: Session) -> None:
+        session.run(model_a)
+        session.run(model_b)
+        session.ratings["votes"].append(
+            {
+                "id": secrets.token_hex(6),
+                "a": model_a,
+                "b": model_b,
+                "outcome": outcome,
+                "tags": list(tags),
+                "blind": blind,
+                "at": time.time(),
+            }
+        )
+
+    return store.update(ref, change)
+
+
+def collect(
+    store: SessionStore, *, tag: str | None = None, since: datetime | None = None
+) -> tuple[list[Vote], list[Score], list[SessionError]]:
+    """Every vote and score in the store (with session tags), filtered by tag and date."""
+    summaries, errors = store.list()
+    votes: list[Vote] = []
+    scores: list[Score] = []
+    for summary in summaries:
+        if not summary.rated:
+            continue
+        try:
+            session = store.load(summary.path)
+        except SessionError as exc:
+            errors.append(exc)
+            continue
+        for item in session.ratings["votes"]:
+            item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
+            votes.append(
+                Vote(item["a"], item["b"], item["outcome"], session.id, item["at"], item_tags)
+            )
+        for item in session.ratings["scores"]:
+            item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
+            scores.append(
+                Score(
+                    item["model"],
+                    item["score"],
+                    item_tags,
+                    item.get("note", ""),
+                    session.id,
+                    item["at"],
+                )
+            )
+    if tag is not None or since is not None:
+        from workbench.ratings import select
+
+        votes = select(votes, tag=tag, since=since)
+        scores = select(scores, tag=tag, since=since)
+    return votes, scores, errors
