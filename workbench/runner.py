@@ -193,7 +193,7 @@ class Runner:
         schedule: str,
         runs: dict[str, ModelRun],
     ) -> list[ModelRun]:
-        local = sum(1 for spec in specs if self.pool.get(spec).local)
+        local = sum(1 for spec in specs if self._is_local(spec))
         budget = ThreadBudget(self.cores, self._emit, local if schedule == "parallel" else 0)
         one_at_a_time = asyncio.Semaphore(1) if schedule == "sequential" else None
         for spec in specs:
@@ -211,6 +211,12 @@ class Runner:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks = {}
         return [runs[spec.name] for spec in specs]
+
+    def _is_local(self, spec: ModelSpec) -> bool:
+        try:
+            return self.pool.get(spec).local
+        except Exception:
+            return False  # its own task reports the error
 
     async def cancel(self, name: str | None = None) -> None:
         """Cancel one model's run, or all of them."""
@@ -240,8 +246,9 @@ class Runner:
         request = requests if isinstance(requests, Request) else requests[spec.name]
         task = asyncio.current_task()
         acquired = in_turn = False
-        backend = self.pool.get(spec)
+        backend: Backend | None = None
         try:
+            backend = self.pool.get(spec)
             if one_at_a_time is not None:
                 await one_at_a_time.acquire()
                 in_turn = True
@@ -268,7 +275,7 @@ class Runner:
         finally:
             if acquired:
                 await budget.release(spec.name)
-            elif backend.local:
+            elif backend is not None and backend.local:
                 await budget.skip()
             if in_turn:
                 one_at_a_time.release()
