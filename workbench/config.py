@@ -132,37 +132,54 @@ class _Checker:
         for number in range(max(start, 0), end):
             if pattern.match(self.lines[number]):
                 return number + 1
+        if not where:  # a top-level table: its header, e.g. a typo in [defaults]
+            header = re.compile(rf"^\s*\[\[?\s*{re.escape(key)}\s*[\].]")
+            for number, line in enumerate(self.lines):
+                if header.match(line):
+                    return number + 1
         # Inline or dotted forms: fall back to the first mention of the key.
         for number in range(max(start, 0), end):
             if re.search(rf"\b{re.escape(key)}\b", self.lines[number]):
                 return number + 1
         return start + 1 if start >= 0 else None
 
+    def _is_header(self, number: int) -> bool:
+        return self.lines[number].lstrip().startswith("[")
+
     def _table_span(self, where: tuple[str | int, ...]) -> tuple[int, int]:
+        """Lines [start, end) of the table at ``where``, e.g. ("models", 2, "sampling").
+
+        Each step searches only inside the span of the step before, so the
+        ``[models.sampling]`` of the third model is the one after the third
+        ``[[models]]``. A table not written as a header (inline) gives its
+        parent's span.
+        """
+        lo, hi = 0, len(self.lines)
         if not where:
-            first_header = next(
-                (i for i, line in enumerate(self.lines) if line.lstrip().startswith("[")),
-                len(self.lines),
+            return -1, next((n for n in range(hi) if self._is_header(n)), hi)
+        start = -1
+        names: list[str] = []
+        parts = list(where)
+        while parts:
+            names.append(str(parts.pop(0)))
+            index = parts.pop(0) if parts and isinstance(parts[0], int) else 0
+            header = ".".join(names)
+            pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
+            hits = [n for n in range(lo, hi) if pattern.match(self.lines[n])]
+            if not hits:
+                return start, hi
+            start = hits[min(int(index), len(hits) - 1)]
+            end = next(
+                (
+                    n
+                    for n in range(start + 1, hi)
+                    if self._is_header(n)
+                    and not self.lines[n].lstrip().lstrip("[").lstrip().startswith(header + ".")
+                ),
+                hi,
             )
-            return -1, first_header
-        names = [part for part in where if isinstance(part, str)]
-        index = next((part for part in where if isinstance(part, int)), None)
-        header = ".".join(names)
-        pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
-        hits = [i for i, line in enumerate(self.lines) if pattern.match(line)]
-        if not hits:
-            return -1, len(self.lines)
-        start = hits[min(index or 0, len(hits) - 1)]
-        end = next(
-            (
-                i
-                for i in range(start + 1, len(self.lines))
-                if self.lines[i].lstrip().startswith("[")
-                and not self.lines[i].lstrip().startswith(f"[{header}.")
-            ),
-            len(self.lines),
-        )
-        return start, end
+            lo, hi = start, end
+        return start, hi
 
     def table(
         self, data: dict[str, Any], schema: dict[str, Any], where: tuple[str | int, ...]

@@ -81,29 +81,74 @@ class ModelRun:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelRun:
-        usage = data.get("usage") or {}
+        """Rebuild a saved run; a field of the wrong type raises ``TypeError``."""
+        usage = _table(data.get("usage"), "usage")
         timings = data.get("timings")
+        error = data.get("error")
+        if error is not None and not (
+            isinstance(error, dict)
+            and isinstance(error.get("title"), str)
+            and isinstance(error.get("message"), str)
+        ):
+            raise TypeError("'error' must be an object with a title and a message")
+        chunks = data.get("chunks") or []
+        if not isinstance(chunks, list) or not all(
+            isinstance(c, list) and len(c) == 2 and _is_number(c[0]) and isinstance(c[1], str)
+            for c in chunks
+        ):
+            raise TypeError("'chunks' must be a list of [seconds, text] pairs")
         return cls(
-            model=str(data["model"]),
-            identity=dict(data.get("identity") or {}),
-            state=str(data.get("state", "done")),
+            model=_str(data["model"], "model"),
+            identity=_table(data.get("identity"), "identity"),
+            state=_str(data.get("state", "done"), "state"),
             conversation=list(data.get("conversation") or []),
-            prompt=str(data.get("prompt", "")),
-            text=str(data.get("text", "")),
-            chunks=[(float(t), str(text)) for t, text in data.get("chunks") or []],
-            first_token_s=data.get("first_token_s"),
-            last_token_s=data.get("last_token_s"),
-            total_s=data.get("total_s"),
-            load_s=data.get("load_s"),
-            threads=data.get("threads"),
-            prompt_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("output_tokens"),
-            usage_source=str(usage.get("source", "")),
+            prompt=_str(data.get("prompt", ""), "prompt"),
+            text=_str(data.get("text", ""), "text"),
+            chunks=[(float(t), text) for t, text in chunks],
+            first_token_s=_seconds(data, "first_token_s"),
+            last_token_s=_seconds(data, "last_token_s"),
+            total_s=_seconds(data, "total_s"),
+            load_s=_seconds(data, "load_s"),
+            threads=_count(data.get("threads"), "threads"),
+            prompt_tokens=_count(usage.get("prompt_tokens"), "prompt_tokens"),
+            output_tokens=_count(usage.get("output_tokens"), "output_tokens"),
+            usage_source=_str(usage.get("source", ""), "usage.source"),
             finish_reason=data.get("finish_reason"),
-            timings=ServerTimings.from_dict(timings) if timings else None,
-            error=data.get("error"),
-            info=dict(data.get("info") or {}),
+            timings=ServerTimings.from_dict(_table(timings, "timings")) if timings else None,
+            error=error,
+            info=_table(data.get("info"), "info"),
         )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _seconds(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is not None and not _is_number(value):
+        raise TypeError(f"{key!r} must be a number of seconds, not {value!r:.40}")
+    return value
+
+
+def _count(value: Any, key: str) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(f"{key!r} must be a whole number, not {value!r:.40}")
+    return value
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{key!r} must be a string, not {value!r:.40}")
+    return value
+
+
+def _table(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{key!r} must be an object, not {value!r:.40}")
+    return dict(value)
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,16 @@ class ServerTimings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ServerTimings:
-        names = {"source", "prompt_tokens", "prompt_ms", "output_tokens", "generation_ms"}
-        return cls(**{k: v for k, v in data.items() if k in names | {"load_ms"}})
+        numbers = {"prompt_tokens", "prompt_ms", "output_tokens", "generation_ms", "load_ms"}
+        values = {k: v for k, v in data.items() if k in numbers}
+        for key, value in values.items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise TypeError(f"timings {key!r} must be a number, not {value!r:.40}")
+        if not isinstance(data.get("source"), str):
+            raise TypeError("timings need a 'source' string")
+        return cls(source=data["source"], **values)
 
 
 def _rate(count: int | None, ms: float | None) -> float | None:

@@ -76,13 +76,16 @@ class ThreadBudget:
             self._arrived += 1
             self._waiting.append((name, backend))
             self._changed.notify_all()
-            await self._changed.wait_for(lambda: name in self._active or self._can_admit())
-            if name not in self._active:
-                while self._waiting and len(self._active) < self.cores:
-                    waiting_name, waiting_backend = self._waiting.pop(0)
-                    self._active[waiting_name] = waiting_backend
-                await self._rebalance()
-                self._changed.notify_all()
+            # Whoever finds the gate open admits the waiting models in arrival
+            # order, which may not include itself: then it waits again.
+            while name not in self._active:
+                await self._changed.wait_for(lambda: name in self._active or self._can_admit())
+                if name not in self._active:
+                    while self._waiting and len(self._active) < self.cores:
+                        waiting_name, waiting_backend = self._waiting.pop(0)
+                        self._active[waiting_name] = waiting_backend
+                    await self._rebalance()
+                    self._changed.notify_all()
             return self._shares[name]
 
     def _can_admit(self) -> bool:

@@ -121,23 +121,42 @@ class Session:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
+        """Rebuild a saved session; a field of the wrong type raises ``TypeError``."""
+        ratings = data.get("ratings") or {}
+        if not isinstance(ratings, dict):
+            raise TypeError("'ratings' must be an object")
+        scores = ratings.get("scores") or []
+        votes = ratings.get("votes") or []
+        if not all(
+            isinstance(x, list) and all(isinstance(i, dict) for i in x) for x in (scores, votes)
+        ):
+            raise TypeError("ratings must be lists of objects")
+        runs = data.get("runs") or []
+        if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+            raise TypeError("'runs' must be a list of objects")
+        tags = data.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise TypeError("'tags' must be a list of strings")
+        for key in ("id", "created", "mode", "prompt", "schedule"):
+            if key in data and not isinstance(data[key], str):
+                raise TypeError(f"{key!r} must be a string")
+        system = data.get("system")
+        if system is not None and not isinstance(system, str):
+            raise TypeError("'system' must be a string")
         return cls(
-            id=str(data["id"]),
-            created=str(data["created"]),
-            mode=str(data.get("mode", "chat")),
-            prompt=str(data.get("prompt", "")),
-            system=data.get("system"),
+            id=data["id"],
+            created=data["created"],
+            mode=data.get("mode", "chat"),
+            prompt=data.get("prompt", ""),
+            system=system,
             sampling=dict(data.get("sampling") or {}),
-            schedule=str(data.get("schedule", "parallel")),
-            runs=[ModelRun.from_dict(run) for run in data.get("runs") or []],
+            schedule=data.get("schedule", "parallel"),
+            runs=[ModelRun.from_dict(run) for run in runs],
             parent=data.get("parent"),
             rerun_of=data.get("rerun_of"),
             turn=int(data.get("turn", 1)),
-            ratings={
-                "scores": list((data.get("ratings") or {}).get("scores") or []),
-                "votes": list((data.get("ratings") or {}).get("votes") or []),
-            },
-            tags=[str(t) for t in data.get("tags") or []],
+            ratings={"scores": list(scores), "votes": list(votes)},
+            tags=list(tags),
             machine=dict(data.get("machine") or {}),
             complete=bool(data.get("complete", True)),
         )

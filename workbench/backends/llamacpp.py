@@ -41,6 +41,9 @@ class LlamaCppBackend:
         self._stderr_path: Path | None = None
         self._lock = asyncio.Lock()
         self._streaming = False
+        self._cancel_requested = False
+        self._generation = 0
+        self._kill_timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -124,11 +127,22 @@ class LlamaCppBackend:
     # -- generation --------------------------------------------------------
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        self._cancel_requested = False
+        self._generation += 1
+        self._streaming = True  # from here a cancel counts, even while a worker restarts
         if self._proc is None or self._proc.returncode is not None:
-            await self.load(lambda _p: None)  # a dead worker is restarted for the next prompt
+            try:
+                await self.load(lambda _p: None)  # a dead worker restarts for the next prompt
+            except BaseException:
+                self._streaming = False
+                raise
+        if self._cancel_requested:
+            self._streaming = False
+            return
         sampling = request.sampling.merged_over(self.spec.sampling).merged_over(FALLBACK_SAMPLING)
         command = {
             "op": "generate",
+            "id": self._generation,
             "mode": request.mode,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "prompt": request.prompt,
@@ -136,13 +150,15 @@ class LlamaCppBackend:
             "threads": request.threads,
         }
         async with self._lock:
-            self._streaming = True
             try:
                 await self._send(command)
                 async for chunk in self._events():
                     yield chunk
             finally:
                 self._streaming = False
+                if self._kill_timer is not None:
+                    self._kill_timer.cancel()
+                    self._kill_timer = None
 
     async def _events(self) -> AsyncIterator[Chunk]:
         while True:
@@ -188,12 +204,17 @@ class LlamaCppBackend:
     async def cancel(self) -> None:
         if not self._streaming:
             return
+        self._cancel_requested = True
         with contextlib.suppress(BackendError):
-            await self._send({"op": "cancel"})
+            await self._send({"op": "cancel", "id": self._generation})
         # A long prompt evaluation cannot stop between tokens: kill the worker then.
-        asyncio.get_running_loop().call_later(CANCEL_GRACE_S, self._kill_if_still_streaming)
+        # The timer belongs to this generation and is cancelled when it ends.
+        if self._kill_timer is None:
+            loop = asyncio.get_running_loop()
+            self._kill_timer = loop.call_later(CANCEL_GRACE_S, self._kill_if_still_streaming)
 
     def _kill_if_still_streaming(self) -> None:
+        self._kill_timer = None
         if self._streaming and self._proc is not None and self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.send_signal(signal.SIGKILL)

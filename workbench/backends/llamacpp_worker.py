@@ -44,7 +44,9 @@ class Control:
 
     def __init__(self) -> None:
         self.commands: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.cancelled = threading.Event()
+        # The id of the generation to stop; a cancel may arrive before its
+        # generate command is read, never applies to a later one.
+        self.cancel_id = -1
         self.threads: int | None = None
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -55,7 +57,7 @@ class Control:
             except ValueError:
                 continue
             if command.get("op") == "cancel":
-                self.cancelled.set()
+                self.cancel_id = int(command.get("id", -1))
             elif command.get("op") == "threads":
                 self.threads = int(command["n"])
             else:
@@ -146,7 +148,7 @@ class Model:
 
         llm = self.llm
         control = self.control
-        control.cancelled.clear()
+        generation = int(command.get("id", 0))
         tokens = self.prompt_tokens(command)
         n_ctx = llm.n_ctx()
         if len(tokens) >= n_ctx:
@@ -198,7 +200,7 @@ class Model:
                 pending, last_flush = [], now
             if output >= max_tokens:
                 break
-            if control.cancelled.is_set():
+            if control.cancel_id == generation:
                 finish = "cancelled"
                 break
             if control.threads is not None:
