@@ -165,7 +165,7 @@ def test_run_prints_both_models_and_the_session_path(env, tmp_path):
 
 
 def test_models_json(env, tmp_path):
-    result = workbench("models", "--json", cwd=tmp_path, env=env)
+    result = workbench("models", "--json", "--no-discover", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [r["name"] for r in rows] == ["smollm2", "gemma3"]
@@ -177,14 +177,14 @@ def test_models_from_a_project_config(env, tmp_path):
     (tmp_path / "workbench.toml").write_text(
         '[[models]]\nname = "local"\nbackend = "llamacpp"\npath = "m.gguf"\n'
     )
-    result = workbench("models", "--json", cwd=tmp_path, env=env)
+    result = workbench("models", "--json", "--no-discover", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["name"] == "local" and row["path"] == str(tmp_path / "m.gguf")
 
 
 def test_models_table(env, tmp_path):
-    result = workbench("models", cwd=tmp_path, env=env)
+    result = workbench("models", "--no-discover", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "smollm2" in result.stdout and "gemma3" in result.stdout
 

@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the models workbench knows")
     _common(models)
     models.add_argument("--json", action="store_true")
+    models.add_argument(
+        "--no-discover", action="store_true", help="skip the GGUF files found on this machine"
+    )
+    models.add_argument("--no-servers", action="store_true", help="skip asking servers")
 
     sessions = commands.add_parser("sessions", help="list saved sessions, newest first")
     _common(sessions)
@@ -110,16 +114,53 @@ def _run(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
 
 
 def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
-    rows = [spec.identity() for spec in config.models]
+    from workbench import discovery
+
+    rows = [
+        {
+            **spec.identity(),
+            "preset": spec.chat_template if "{" not in (spec.chat_template or "{") else None,
+        }
+        for spec in config.models
+    ]
+    problems: list[dict[str, str]] = []
+    taken = [spec.name for spec in config.models]
+    if not args.no_discover:
+        base = config.path.parent if config.path else Path.cwd()
+        found = discovery.discover(config.discovery_folders, base=base, taken=taken)
+        rows += [{**m.spec.identity(), **m.row()} for m in found.models]
+        taken += [m.spec.name for m in found.models]
+        problems += [
+            {"where": str(p.path), "title": p.title, "message": p.message}
+            for p in found.problems
+            if not p.skipped
+        ]
+    if not args.no_servers:
+        servers = discovery.servers_in_config(config) + [
+            discovery.Server(*s) for s in config.discovery_servers
+        ]
+        for listing in asyncio.run(discovery.list_servers(servers, taken=taken)):
+            rows += [{**m.spec.identity(), "preset": m.preset} for m in listing.models]
+            if listing.error is not None:
+                problems.append(
+                    {
+                        "where": listing.server.url,
+                        "title": listing.error.title,
+                        "message": listing.error.message,
+                    }
+                )
+    err = Console(stderr=True)
+    for problem in problems:  # never fatal: the other models are listed
+        err.print(f"[yellow]{problem['title']}:[/] {problem['message']}", highlight=False)
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     from rich.table import Table
 
-    table = Table("name", "backend", "where", "from", box=None, pad_edge=False)
-    for spec in config.models:
-        where = spec.path or spec.package or f"{spec.url} ({spec.model})"
-        table.add_row(spec.name, spec.backend, where, spec.origin)
+    table = Table("name", "backend", "where", "preset", "from", box=None, pad_edge=False)
+    for row in rows:
+        where = row.get("path") or row.get("package") or f"{row.get('url')} ({row.get('model')})"
+        table.add_row(row["name"], row["backend"], where, row.get("preset") or "", row["origin"])
     Console().print(table)
     return EXIT_OK
 

@@ -61,6 +61,8 @@ class Config:
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     discovery_folders: tuple[str, ...] = ()
+    #: Servers to list besides those the models point at: (backend, url, api_key_env).
+    discovery_servers: tuple[tuple[str, str, str | None], ...] = ()
 
     def model(self, name: str) -> ModelSpec:
         for spec in self.models:
@@ -103,7 +105,15 @@ _DEFAULTS_KEYS = {
     "sampling": ((dict,), "a table"),
 }
 _UI_KEYS = {"theme": ((str,), "a string")}
-_DISCOVERY_KEYS = {"folders": ((list,), "a list of strings")}
+_DISCOVERY_KEYS = {
+    "folders": ((list,), "a list of strings"),
+    "servers": ((list,), "an array of tables ({ backend, url, api_key_env })"),
+}
+_SERVER_KEYS = {
+    "backend": ((str,), "a string"),
+    "url": ((str,), "a string"),
+    "api_key_env": ((str,), "a string"),
+}
 _TOP_KEYS = {
     "models": ((list,), "an array of tables ([[models]])"),
     "defaults": ((dict,), "a table"),
@@ -233,6 +243,16 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     folders = discovery.get("folders", [])
     if not all(isinstance(folder, str) for folder in folders):
         check.fail("'folders' must be a list of strings.", ("discovery",), "folders")
+    servers = []
+    for server in discovery.get("servers", []):
+        if not isinstance(server, dict):
+            check.fail("each of 'servers' must be a table.", ("discovery",), "servers")
+        check.table(server, _SERVER_KEYS, ("discovery",))
+        if server.get("backend") not in ("openai", "ollama") or not server.get("url"):
+            check.fail(
+                "a server needs 'backend' (openai or ollama) and 'url'.", ("discovery",), "servers"
+            )
+        servers.append((server["backend"], server["url"], server.get("api_key_env")))
 
     models: list[ModelSpec] = []
     for index, entry in enumerate(data.get("models", [])):
@@ -257,6 +277,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         theme=ui.get("theme"),
         keys=dict(keys),
         discovery_folders=tuple(folders),
+        discovery_servers=tuple(servers),
     )
 
 
@@ -279,6 +300,20 @@ def _model_spec(
         for required in ("url", "model"):
             if required not in entry:
                 check.fail(f"model {entry['name']!r} needs {required!r}.", where)
+    template = entry.get("chat_template")
+    if template and "{" not in template:  # a preset name, not a Jinja template
+        from workbench.catalog import GGUF_TEMPLATE, PRESET_ALIASES, PRESETS
+
+        names = [*PRESETS, *PRESET_ALIASES, GGUF_TEMPLATE]
+        if template not in names:
+            hint = difflib.get_close_matches(template, names, n=1)
+            extra = f" Did you mean {hint[0]!r}?" if hint else ""
+            check.fail(
+                f"'chat_template' {template!r} is not a preset.{extra} Presets: "
+                f"{', '.join(PRESETS)}; 'gguf' for the file's own template; or a Jinja template.",
+                where,
+                "chat_template",
+            )
     stop = entry.get("stop", [])
     if not all(isinstance(s, str) for s in stop):
         check.fail("'stop' must be a list of strings.", where, "stop")

@@ -22,7 +22,15 @@ from typing import Any, ClassVar
 from workbench.backends.base import ProgressCallback
 from workbench.config import ModelSpec
 from workbench.errors import BackendError, ModelLoadError, TemplateError, WorkerDied
-from workbench.request import FALLBACK_SAMPLING, Chunk, Request, ServerTimings, TextChunk, Usage
+from workbench.request import (
+    FALLBACK_SAMPLING,
+    Chunk,
+    Request,
+    Sampling,
+    ServerTimings,
+    TextChunk,
+    Usage,
+)
 
 # How long a cancelled generation may take to stop before its worker is killed
 # (a long prompt being evaluated cannot stop between tokens).
@@ -139,7 +147,11 @@ class LlamaCppBackend:
         if self._cancel_requested:
             self._streaming = False
             return
-        sampling = request.sampling.merged_over(self.spec.sampling).merged_over(FALLBACK_SAMPLING)
+        sampling = (
+            request.sampling.merged_over(self.spec.sampling)
+            .merged_over(_preset_sampling(self.info.get("preset")))
+            .merged_over(FALLBACK_SAMPLING)
+        )
         command = {
             "op": "generate",
             "id": self._generation,
@@ -257,3 +269,10 @@ class LlamaCppBackend:
                 lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
                 tail = " | ".join(lines[-3:])
         return f"{reason}" + (f" (last words: {tail})" if tail else "")
+
+
+def _preset_sampling(name: str | None) -> Sampling:
+    """The preset's sampling defaults (Llama 3: 0.6/0.9; DeepSeek Coder: greedy)."""
+    from workbench.catalog import PRESETS
+
+    return PRESETS[name].sampling if name in PRESETS else Sampling()

@@ -71,7 +71,7 @@ class Model:
         self.control = control
         self.llm: Any = None
         self.template: Any = None
-        self.stop_ids: set[int] = set()
+        self.stop_ids: frozenset[int] = frozenset()
         self.stop_texts: tuple[str, ...] = ()
         self.info: dict[str, Any] = {}
 
@@ -101,47 +101,52 @@ class Model:
             "n_ctx": self.llm.n_ctx(),
         }
         try:
-            self.template = chat_template(metadata, command.get("chat_template"))
+            self.template = chat_template(
+                metadata, command.get("chat_template"), filename=os.path.basename(path)
+            )
             self.info["template"] = self.template.source
+            self.info["preset"] = self.template.preset.name if self.template.preset else None
         except Exception as exc:  # no template: completion mode still works
             self.template = None
             self.info["template"] = f"none ({getattr(exc, 'message', exc)})"
             self.template_error = exc
-        stops = tuple(command.get("stop") or ()) + (self.template.stop if self.template else ())
-        self.stop_ids, self.stop_texts = self._split_stops(stops)
+        self.stop_ids, self.stop_texts = self._resolve_stops(tuple(command.get("stop") or ()))
         self.channel.send("ready", info=self.info)
 
-    def _split_stops(self, stops: tuple[str, ...]) -> tuple[set[int], tuple[str, ...]]:
-        """Stops that are one special token are matched by id (their text may decode to '')."""
-        ids: set[int] = set()
-        texts: list[str] = []
-        for stop in stops:
-            tokens = self.llm.tokenize(stop.encode(), add_bos=False, special=True)
-            if len(tokens) == 1 and self.llm.detokenize(tokens) == b"":
-                ids.add(tokens[0])
-            else:
-                texts.append(stop)
-        return ids, tuple(texts)
+    def _resolve_stops(self, extra: tuple[str, ...]) -> tuple[frozenset[int], tuple[str, ...]]:
+        """The preset's token stops by id (Llama 3's <|eot_id|> decodes to ""); its text
+        stops and config's ``stop`` as text (DeepSeek's <|EOT|> is not an EOG token)."""
+        from workbench.catalog import resolve_stops
+
+        template = self.template
+        return resolve_stops(
+            lambda text: self.llm.tokenize(text.encode(), add_bos=False, special=True),
+            self.llm.detokenize,
+            template.stop_tokens if template else (),
+            extra + (template.stop_texts if template else ()),
+        )
 
     def prompt_tokens(self, command: dict[str, Any]) -> list[int]:
+        import llama_cpp
+
+        from workbench.catalog import render_chat, single_bos
+
         llm = self.llm
-        add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "true") != "false"
         if command["mode"] == "completion":
             text = command["prompt"]
         else:
             if self.template is None:
                 raise self.template_error
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
             bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
             eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
-            formatter = Jinja2ChatFormatter(self.template.template, eos_token=eos, bos_token=bos)
-            text = formatter(messages=command["messages"]).prompt
+            text = render_chat(
+                self.template.template, command["messages"], bos_token=bos, eos_token=eos
+            )
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        # A prompt (or template) that already starts with BOS must not get a second one.
-        if add_bos and llm.token_bos() != -1 and (not tokens or tokens[0] != llm.token_bos()):
-            tokens.insert(0, llm.token_bos())
-        return tokens
+        # The vocab says whether it wants a BOS (a missing add_bos_token key is not "true":
+        # Qwen's does not); a prompt or template that already starts with one keeps one.
+        add_bos = llama_cpp.llama_vocab_get_add_bos(llm._model.vocab)
+        return single_bos(tokens, llm.token_bos(), add_bos)
 
     def generate(self, command: dict[str, Any]) -> None:
         import llama_cpp
