@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`workbench … | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        # A bug of ours: one clear line, the traceback only on request.
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]Unexpected error:[/] {type(exc).__name__}: {exc}\n"
+            "Run again with WORKBENCH_DEBUG=1 to see the traceback, and please report it.",
+            highlight=False,
+        )
+        return EXIT_FAILED
 
 
 def _default_sessions() -> Path:
@@ -108,9 +124,10 @@ def _run(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("The prompt is empty.")
-    for name in args.models or []:
-        config.model(name)  # unknown names fail before anything loads
-    return asyncio.run(run_command(args, config, store, prompt))
+    from workbench.selection import resolve
+
+    specs = resolve(config, args.models or [])  # unknown names fail before anything loads
+    return asyncio.run(run_command(args, config, store, prompt, specs))
 
 
 def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> int:

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from workbench import format as fmt
 from workbench.compare import open_session, run_comparison
-from workbench.config import Config
+from workbench.config import Config, ModelSpec
 from workbench.errors import UsageError
 from workbench.events import Event, Loading, ModelRun, ThreadsChanged
 from workbench.metrics import figures, live_rate
@@ -51,9 +51,12 @@ def build_request(args: argparse.Namespace, config: Config, prompt: str) -> Requ
 
 
 async def run_command(
-    args: argparse.Namespace, config: Config, store: SessionStore, prompt: str
+    args: argparse.Namespace,
+    config: Config,
+    store: SessionStore,
+    prompt: str,
+    specs: list[ModelSpec],
 ) -> int:
-    specs = [config.model(name) for name in args.models] if args.models else list(config.models)
     request = build_request(args, config, prompt)
     schedule = args.schedule or config.schedule
     runner = Runner()
@@ -200,8 +203,9 @@ async def rerun_command(
     args: argparse.Namespace, config: Config, store: SessionStore, original: Session
 ) -> int:
     """Run a saved session's prompt and settings again as a new, linked session."""
-    names = args.models or [run.model for run in original.runs]
-    specs = [config.model(name) for name in names]
+    from workbench.selection import resolve
+
+    specs = resolve(config, args.models or [run.model for run in original.runs])
     sampling = Sampling(**original.sampling)
     if original.mode == "completion":
         request = Request.completion(original.prompt, sampling=sampling)
