@@ -445,3 +445,44 @@ class SessionRecorder:
             mine.extend(
                 item for item in on_disk.ratings.get(kind, []) if item.get("id") not in known
             )
+
+
+def filter_summaries(
+    summaries: list[SessionSummary],
+    text: str = "",
+    *,
+    model: str | None = None,
+    tag: str | None = None,
+) -> list[SessionSummary]:
+    """The summaries whose prompt or id contains every word of ``text`` (any case).
+
+    Words of the form ``model:NAME``, ``tag:NAME`` and ``rated:yes|no`` filter
+    on those fields, so one search box does it all.
+    """
+    words = []
+    rated: bool | None = None
+    for word in text.lower().split():
+        key, _, value = word.partition(":")
+        if key == "model" and value:
+            model = value
+        elif key == "tag" and value:
+            tag = value
+        elif key == "rated" and value in ("yes", "no"):
+            rated = value == "yes"
+        else:
+            words.append(word)
+    model = model.lower() if model else None
+    tag = tag.lower() if tag else None
+    result = []
+    for s in summaries:
+        haystack = f"{s.first_line} {s.id}".lower()
+        if any(word not in haystack for word in words):
+            continue
+        if model and not any(model in m.lower() for m in s.models):
+            continue
+        if tag and tag not in (t.lower() for t in s.tags):
+            continue
+        if rated is not None and s.rated != rated:
+            continue
+        result.append(s)
+    return result

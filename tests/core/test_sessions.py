@@ -591,3 +591,25 @@ async def test_a_key_echoed_by_a_server_is_not_saved(tmp_sessions, monkeypatch):
     assert run.state == "failed"
     assert "WB_TEST_API_KEY" in run.error["message"] or "401" in run.error["message"]
     assert SECRET not in recorder.path.read_text(encoding="utf-8")
+
+
+def test_filter_summaries_by_words_model_tag_and_rating():
+    from workbench.sessions import SessionSummary, filter_summaries
+
+    def summary(id_, prompt, models, tags=(), rated=False):
+        path = f"/x/{id_}.json"
+        return SessionSummary(id_, path, "2026", "chat", prompt, models, (), rated, tags)
+
+    items = [
+        summary("a1", "Write a binary search in Python", ("smollm2", "gemma3"), ("work",)),
+        summary("b2", "Parse JSON lines", ("deepseek-6.7b",), ("fun",), rated=True),
+        summary("c3", "binary tree walk", ("codestral",)),
+    ]
+    ids = lambda found: [s.id for s in found]  # noqa: E731
+    assert ids(filter_summaries(items, "BINARY")) == ["a1", "c3"]
+    assert ids(filter_summaries(items, "binary model:gemma")) == ["a1"]
+    assert ids(filter_summaries(items, "tag:fun")) == ["b2"]
+    assert ids(filter_summaries(items, "rated:yes")) == ["b2"]
+    assert ids(filter_summaries(items, "rated:no binary")) == ["a1", "c3"]
+    assert ids(filter_summaries(items, "c3")) == ["c3"]
+    assert filter_summaries(items, "nothing-like-this") == []
