@@ -302,7 +302,7 @@ def _model_spec(
                 check.fail(f"model {entry['name']!r} needs {required!r}.", where)
     template = entry.get("chat_template")
     if template and "{" not in template:  # a preset name, not a Jinja template
-        from workbench.catalog import GGUF_TEMPLATE, PRESET_ALIASES, PRESETS
+        from workbench.presets import GGUF_TEMPLATE, PRESET_ALIASES, PRESETS
 
         names = [*PRESETS, *PRESET_ALIASES, GGUF_TEMPLATE]
         if template not in names:

@@ -273,6 +273,6 @@ class LlamaCppBackend:
 
 def _preset_sampling(name: str | None) -> Sampling:
     """The preset's sampling defaults (Llama 3: 0.6/0.9; DeepSeek Coder: greedy)."""
-    from workbench.catalog import PRESETS
+    from workbench.presets import PRESETS
 
     return PRESETS[name].sampling if name in PRESETS else Sampling()
