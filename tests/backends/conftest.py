@@ -8,4 +8,4 @@ import pytest
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without their backoff pause (Retry-After is still honoured)."""
-    monkeypatch.setattr("workbench.backends.streams.BACKOFF_S", 0.0)
+    monkeypatch.setattr("workbench.backends.http.BACKOFF_S", 0.0)

@@ -13,20 +13,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from workbench.backends.base import ProgressCallback
-from workbench.backends.streams import (
+from workbench.backends.http import (
     StreamingClient,
     Timeouts,
     api_key,
     auth_headers,
     base_url,
     connect_error,
-    count_of,
     describe_error,
     http_error,
+    scrub,
+)
+from workbench.backends.streams import (
+    count_of,
     iter_ndjson,
     number_of,
     parse_json,
-    scrub,
 )
 from workbench.errors import BackendError, ConnectError, ModelLoadError, StreamProtocolError
 from workbench.request import Chunk, Request, ServerTimings, TextChunk, Usage

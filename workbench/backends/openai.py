@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from workbench.backends.base import ProgressCallback
-from workbench.backends.streams import (
-    SSEJson,
+from workbench.backends.http import (
     StreamClock,
     StreamingClient,
     Timeouts,
@@ -25,12 +24,15 @@ from workbench.backends.streams import (
     auth_headers,
     base_url,
     connect_error,
-    count_of,
     describe_error,
     http_error,
+    scrub,
+)
+from workbench.backends.streams import (
+    SSEJson,
+    count_of,
     number_of,
     parse_json,
-    scrub,
 )
 from workbench.errors import BackendError, ConnectError, StreamProtocolError
 from workbench.request import Chunk, Request, ServerTimings, TextChunk, Usage
