@@ -76,9 +76,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
     args = parser.parse_args()
-    from llama_cpp import Llama
-
     import tempfile
+
+    from llama_cpp import Llama
 
     threads = len(os.sched_getaffinity(0))
     llm = Llama(

@@ -1,0 +1,171 @@
+"""The Textual app: themes, keymap, command palette, and ``run_app`` for the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+from textual.theme import Theme
+
+from workbench.config import Config, bundled_models, load_config
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.paths import default_sessions_dir, state_file
+from workbench.request import FALLBACK_SAMPLING, Sampling
+from workbench.runner import BackendPool, Runner
+from workbench.sessions import SessionStore
+from workbench.ui.keys import ACTIONS, bindings, check_keymap, effective_keys, key_label
+from workbench.ui.screens.compare import CompareScreen
+from workbench.ui.screens.error import ErrorModal
+from workbench.ui.screens.help import HelpScreen
+from workbench.ui.state import load_state, save_state
+from workbench.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
+
+
+class WorkbenchApp(App[int]):
+    """Compare LLMs side by side from the keyboard."""
+
+    CSS_PATH = "compare.tcss"
+    TITLE = "workbench"
+    BINDINGS = bindings("app")
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sessions_dir: Path,
+        state_path: Path | None,
+        startup_errors: Sequence[WorkbenchError] = (),
+        test_mode: bool = False,
+        theme_dirs: list[Path] | None = None,
+        save_dir: Path | None = None,
+    ) -> None:
+        """``test_mode`` masks measured times and stops cursors blinking (stable snapshots)."""
+        super().__init__()
+        self.config = config
+        self.store = SessionStore(sessions_dir)
+        self.state_path = state_path
+        self.ui_state, state_problem = load_state(state_path)
+        self.runner = Runner(BackendPool())
+        self.test_mode = test_mode
+        self.save_dir = save_dir or Path.cwd()
+        self._problems: list[tuple[str, str]] = []
+        self._errors = list(startup_errors)
+        if state_problem:
+            self._problems.append(("UI state", state_problem))
+        keymap, key_problems = check_keymap(config.keys)
+        self._problems += [("Keys", problem) for problem in key_problems]
+        self.keys = effective_keys(keymap)
+        self._keymap_overrides = keymap
+        themes, theme_errors = load_themes(theme_dirs)
+        self._problems += [(error.title, error.message) for error in theme_errors]
+        for theme in themes:
+            self.register_theme(theme)
+        self.theme = self._initial_theme()
+
+    def _initial_theme(self) -> str:
+        """The config's theme, else the one chosen last time, else workbench-dark."""
+        known = self.available_themes
+        for source, name in (("config", self.config.theme), ("state", self.ui_state.theme)):
+            if name and name in known:
+                return name
+            if name and source == "config":
+                self._problems.append(
+                    ("Theme", f"No theme named {name!r}. Known: {', '.join(sorted(known))}.")
+                )
+        return DEFAULT_THEME if DEFAULT_THEME in known else "textual-dark"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Textual's built-in themes lack our variables; these keep the CSS valid with them.
+        return dict(VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self.set_keymap(self._keymap_overrides)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.push_screen(CompareScreen())
+        for title, message in self._problems:
+            self.notify(message, title=title, severity="warning", timeout=10)
+        for error in self._errors:
+            details = "workbench started with the bundled models; fix the file and restart."
+            self.push_screen(ErrorModal(error.title, error.message, details))
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self.ui_state.theme != theme.name:
+            self.ui_state.theme = theme.name
+            self.save_state()
+
+    # -- shared by the screens ---------------------------------------------------------------
+
+    def initial_models(self) -> list[str]:
+        """The models chosen last time that still exist, else the first two."""
+        names = [spec.name for spec in self.config.models]
+        if self.ui_state.models is not None:
+            return [name for name in self.ui_state.models if name in names]
+        return names[:2]
+
+    def default_sampling(self) -> Sampling:
+        return self.config.sampling.merged_over(FALLBACK_SAMPLING)
+
+    def save_state(self) -> None:
+        problem = save_state(self.state_path, self.ui_state)
+        if problem:
+            self.notify(problem, title="UI state", severity="warning")
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keys))
+
+    def action_screenshot(self) -> None:
+        try:
+            path = self.save_screenshot(path=str(self.save_dir))
+        except OSError as exc:
+            self.notify(f"Could not save the screenshot: {exc}", severity="error")
+            return
+        self.notify(f"Screenshot saved to {path}.")
+
+    async def action_quit(self) -> None:
+        """Stop the runs and the model workers, then leave."""
+        await self.runner.cancel()
+        await self.runner.pool.close()
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action of the key table, with its key, in the command palette."""
+        compare = screen if isinstance(screen, CompareScreen) else None
+        for action in ACTIONS:
+            help_text = f"key {key_label(self.keys[action.id])} · id {action.id}"
+            if action.scope == "app":
+                target = self
+            elif compare is not None and action.scope == "compare":
+                target = compare
+            elif compare is not None and compare.current is not None:
+                target = compare.current
+            else:
+                continue
+            title = action.help
+            if action.scope == "pane":
+                title = f"{action.help} ({compare.current.model})"
+            yield SystemCommand(title, help_text, partial(target.run_action, action.action))
+
+
+def run_app(config_path: str | Path | None, sessions_dir: str | Path | None) -> int:
+    """Open the app (bare ``workbench``); a bad config opens it with the bundled models."""
+    errors: list[WorkbenchError] = []
+    try:
+        config = load_config(Path(config_path) if config_path else None)
+    except ConfigError as exc:
+        errors.append(exc)
+        config = Config(models=bundled_models())
+    if sessions_dir is not None:
+        sessions = Path(sessions_dir)
+    else:
+        sessions = config.sessions_dir or default_sessions_dir()
+    app = WorkbenchApp(
+        config, sessions_dir=sessions, state_path=state_file(), startup_errors=errors
+    )
+    app.run()
+    return app.return_code or 0

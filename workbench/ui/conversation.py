@@ -1,0 +1,83 @@
+"""Turn the editor's contents into one Request per model, first turn or follow-up.
+
+Plain Python (no Textual) so the rules are tested on their own:
+- sampling: what the user typed wins, then the model's own settings, then the
+  config's defaults, so every model gets the same explicit settings;
+- a follow-up turn continues each model's own conversation: its earlier
+  messages, its answer (even a partial one), then the new user message; in raw
+  completion mode the new text is appended to the earlier prompt and answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from workbench.config import ModelSpec
+from workbench.request import Message, Request, Sampling
+from workbench.sessions import Session
+
+
+@dataclass
+class Thread:
+    """The comparison on screen: its models, its mode and its latest turn."""
+
+    models: tuple[str, ...]
+    mode: str
+    session: Session
+
+    @property
+    def turn(self) -> int:
+        return self.session.turn
+
+    def continues(self, models: Sequence[str], mode: str) -> bool:
+        """Whether a prompt to ``models`` in ``mode`` is a follow-up of this thread."""
+        return set(models) == set(self.models) and mode == self.mode
+
+
+def sampling_for(spec: ModelSpec, typed: Sampling, defaults: Sampling) -> Sampling:
+    return typed.merged_over(spec.sampling).merged_over(defaults)
+
+
+def first_requests(
+    specs: Sequence[ModelSpec],
+    text: str,
+    *,
+    mode: str,
+    system: str | None,
+    typed: Sampling,
+    defaults: Sampling,
+) -> dict[str, Request]:
+    """The first turn of a comparison: the same prompt for every model."""
+    requests = {}
+    for spec in specs:
+        sampling = sampling_for(spec, typed, defaults)
+        if mode == "completion":
+            requests[spec.name] = Request.completion(text, sampling=sampling)
+        else:
+            requests[spec.name] = Request.chat(text, system=system or None, sampling=sampling)
+    return requests
+
+
+def follow_up_requests(
+    specs: Sequence[ModelSpec],
+    text: str,
+    previous: Session,
+    *,
+    typed: Sampling,
+    defaults: Sampling,
+) -> dict[str, Request]:
+    """The next turn: each model continues its own conversation from ``previous``."""
+    requests = {}
+    for spec in specs:
+        run = previous.run(spec.name)
+        sampling = sampling_for(spec, typed, defaults)
+        if previous.mode == "completion":
+            requests[spec.name] = Request.completion(
+                run.prompt + run.text + text, sampling=sampling
+            )
+            continue
+        messages = tuple(Message(m["role"], m["content"]) for m in run.conversation)  # type: ignore[arg-type]
+        messages += (Message("assistant", run.text), Message("user", text))
+        requests[spec.name] = Request(mode="chat", messages=messages, sampling=sampling)
+    return requests

@@ -1,0 +1,99 @@
+"""The figures line of an answer pane, as text: live while a model streams, final after.
+
+Pure functions of a ``ModelRun`` and a clock, so the words are tested without a
+terminal. ``mask=True`` replaces every measured time and rate by a placeholder:
+snapshot tests use it so that a screenshot never depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+from workbench import metrics
+from workbench.events import ModelRun
+
+#: What a masked duration and rate look like.
+MASKED_TIME = "#.##s"
+MASKED_RATE = "##.#"
+
+
+def seconds(value: float | None, mask: bool = False) -> str:
+    if value is None:
+        return "–"
+    if mask:
+        return MASKED_TIME
+    if value < 60:
+        return f"{value:.2f}s"
+    minutes, rest = divmod(value, 60)
+    return f"{int(minutes)}m{rest:04.1f}s"
+
+
+def rate(value: float | None, mask: bool = False) -> str:
+    if value is None:
+        return "–"
+    if mask:
+        return MASKED_RATE
+    return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def schedule_label(schedule: str, threads: list[int] | int | None) -> str:
+    """The conditions that produced the figures: ``parallel · 1→2 threads``.
+
+    ``threads`` lists the CPU threads a local model had, in order: the runner
+    gives a model more when the others finish.
+    """
+    seen = [threads] if isinstance(threads, int) else list(threads or [])
+    if not seen:
+        return schedule
+    shown = "→".join(str(n) for n in seen)
+    return f"{schedule} · {shown} thread{'s' if seen != [1] else ''}"
+
+
+def live(run: ModelRun, now: float, *, mask: bool = False) -> str:
+    """One line while the run is queued, loading or streaming.
+
+    Chunks are not tokens: while streaming, the count and the rate are of
+    chunks and marked ``≈``; the exact token counts come with the final line.
+    """
+    if run.t_sent is None:
+        return "waiting for the model…" if run.state == "queued" else "loading…"
+    elapsed = now - run.t_sent
+    if run.first_token_s is None:
+        return f"prompt sent · {seconds(elapsed, mask)}"
+    pieces = len(run.chunks)
+    speed = metrics.live_rate(pieces, run.first_token_s, elapsed)
+    return (
+        f"TTFT {seconds(run.first_token_s, mask)} · ≈{rate(speed, mask)} tok/s · "
+        f"≈{pieces} tok · {seconds(elapsed, mask)}"
+    )
+
+
+def final(
+    run: ModelRun, schedule: str, *, threads: list[int] | None = None, mask: bool = False
+) -> list[str]:
+    """The lines of a finished, failed or cancelled run: client figures, then the server's."""
+    fig = metrics.figures(run)
+    # Always the same segments in the same order, so panes side by side line up.
+    first = [f"TTFT {seconds(fig.ttft_s, mask)}", f"{rate(fig.gen_tokens_per_s, mask)} tok/s"]
+    if fig.output_tokens is not None:
+        tokens = f"{fig.output_tokens} out"
+        if fig.prompt_tokens is not None:
+            tokens += f" / {fig.prompt_tokens} in"
+        first.append(tokens + " tok")
+    elif run.chunks:
+        first.append(f"≈{len(run.chunks)} tok")
+    first.append(f"total {seconds(fig.total_s, mask)}")
+    second = []
+    if fig.server_source:
+        server = [f"{fig.server_source}:"]
+        if fig.server_gen_tokens_per_s is not None:
+            server.append(f"{rate(fig.server_gen_tokens_per_s, mask)} tok/s gen")
+        if fig.server_prompt_tokens_per_s is not None:
+            server.append(f"{rate(fig.server_prompt_tokens_per_s, mask)} tok/s prompt")
+        second.append(" ".join(server))
+    # A load that took no time (the model was already loaded) is noise; masked, the
+    # threshold itself would make a snapshot depend on the machine's speed.
+    if run.load_s is not None and run.load_s >= 0.05 and not mask:
+        second.append(f"load {seconds(run.load_s, mask)}")
+    if run.finish_reason and run.finish_reason != "stop":
+        second.append(f"finish: {run.finish_reason}")
+    second.append(schedule_label(schedule, threads or run.threads))
+    return [" · ".join(first), " · ".join(second)]
