@@ -159,11 +159,17 @@ class Runner:
         self._listeners: list[Listener] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
+        self._runs: dict[str, ModelRun] = {}
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, ThreadsChanged) and event.model in self._runs:
+            # The session keeps when a model's share of the cores changed.
+            run = self._runs[event.model]
+            offset = time.monotonic() - run.t_sent if run.t_sent is not None else 0.0
+            run.info.setdefault("threads_changed", []).append([round(offset, 4), event.threads])
         for listener in self._listeners:
             listener(event)
 
@@ -196,6 +202,7 @@ class Runner:
         schedule: str,
         runs: dict[str, ModelRun],
     ) -> list[ModelRun]:
+        self._runs = runs
         local = sum(1 for spec in specs if self._is_local(spec))
         budget = ThreadBudget(self.cores, self._emit, local if schedule == "parallel" else 0)
         one_at_a_time = asyncio.Semaphore(1) if schedule == "sequential" else None

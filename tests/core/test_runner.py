@@ -373,6 +373,10 @@ async def test_when_one_finishes_the_other_gets_its_cores(scripted):
     assert order.index(changed[0]) > finished_short
     assert any(isinstance(e, Delta) and e.model == "long" for e in order[order.index(changed[0]) :])
     assert scripted.activity.max_thread_sum <= 2
+    # The session keeps the change: when (after the request was sent) and to how many.
+    [[offset, threads]] = long.info["threads_changed"]
+    assert threads == 2 and 0 < offset <= long.total_s
+    assert "threads_changed" not in short.info
 
 
 async def test_sequential_local_models_each_get_every_core(scripted):

@@ -134,3 +134,26 @@ async def test_quit_key_closes_the_models(make_app):
         await pilot.pause()
     assert app.runner.pool.loaded("alpha") is None
     assert app.return_code == 0
+
+
+async def test_discovered_gguf_files_join_the_picker(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from gguf_files import write_gguf
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real caches
+    for name in ("HF_HOME", "HF_HUB_CACHE", "LLAMA_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    write_gguf(folder / "deepseek-coder-1.3b-instruct.Q4_K_M.gguf")
+    config = replace(make_config("alpha"), discovery_folders=(str(folder),))
+    app = WorkbenchApp(
+        config, sessions_dir=tmp_path, state_path=None, test_mode=True, discover=True
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        picker = compare_screen(app).picker
+        await wait_for(pilot, lambda: len(picker.specs) == 2)
+        spec = picker.specs["deepseek-coder-1.3b-instruct.Q4_K_M"]
+        assert spec.origin.startswith("discovered")
+        assert picker.chosen == ["alpha"]  # found, not chosen for the user

@@ -41,6 +41,7 @@ class WorkbenchApp(App[int]):
         test_mode: bool = False,
         theme_dirs: list[Path] | None = None,
         save_dir: Path | None = None,
+        discover: bool | None = None,
     ) -> None:
         """``test_mode`` masks measured times and stops cursors blinking (stable snapshots)."""
         super().__init__()
@@ -50,6 +51,8 @@ class WorkbenchApp(App[int]):
         self.ui_state, state_problem = load_state(state_path)
         self.runner = Runner(BackendPool())
         self.test_mode = test_mode
+        #: Scan the disk for GGUF files to add to the picker (off in tests: not reproducible).
+        self.discover = not test_mode if discover is None else discover
         self.save_dir = save_dir or Path.cwd()
         self._problems: list[tuple[str, str]] = []
         self._errors = list(startup_errors)
@@ -102,7 +105,7 @@ class WorkbenchApp(App[int]):
         """The models chosen last time that still exist, else the first two."""
         names = [spec.name for spec in self.config.models]
         if self.ui_state.models is not None:
-            return [name for name in self.ui_state.models if name in names]
+            return list(self.ui_state.models)  # the picker keeps those it knows or finds
         return names[:2]
 
     def default_sampling(self) -> Sampling:

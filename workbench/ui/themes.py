@@ -8,6 +8,7 @@ Unknown keys and unreadable colours are errors naming the file, like the config.
 from __future__ import annotations
 
 import difflib
+import sys
 import tomllib
 from pathlib import Path
 
@@ -54,7 +55,8 @@ class ThemeError(WorkbenchError):
 def theme_dirs() -> list[Path]:
     """Where theme files are read from: the project's ``themes/``, then the user's."""
     project = Path(__file__).resolve().parents[2] / "themes"
-    return [project, user_config_dir() / "themes"]
+    installed = Path(sys.prefix) / "share" / "workbench" / "themes"  # non-editable install
+    return [project if project.is_dir() else installed, user_config_dir() / "themes"]
 
 
 def parse_theme(text: str, name: str) -> Theme:

@@ -96,6 +96,20 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_interval(1 / FLUSH_RATE, self._tick)
         self._refresh_titles()
+        if self.wb.discover:
+            self.run_worker(self._discover, thread=True, group="discover", exit_on_error=False)
+
+    def _discover(self) -> None:
+        """GGUF files on this machine join the picker once found (a disk scan: a thread)."""
+        from workbench.selection import discovered
+
+        try:
+            specs = list(discovered(self.wb.config).values())
+        except Exception as exc:  # a scan problem is a notice, never a crash
+            self.app.call_from_thread(self.notify, str(exc), title="Discovery", severity="warning")
+            return
+        if specs:
+            self.app.call_from_thread(self.picker.add_models, specs)
 
     # -- parts -------------------------------------------------------------------------------
 
@@ -143,7 +157,7 @@ class CompareScreen(Screen[None]):
         except ValueError as exc:
             self.notify(str(exc), title="Settings", severity="error")
             return
-        specs = [self.wb.config.model(name) for name in names]
+        specs = [self.picker.specs[name] for name in names]
         mode, schedule = self.settings.mode, self.settings.schedule
         previous = self.thread.session if self.thread else None
         follow = self.thread is not None and self.thread.continues(names, mode)

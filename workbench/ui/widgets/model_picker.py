@@ -42,6 +42,7 @@ class ModelPicker(OptionList):
     def __init__(self, specs: Sequence[ModelSpec], chosen: Sequence[str], **kwargs) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self._chosen = {name for name in chosen if name in self.specs}
+        self._wanted = set(chosen)  # a discovered model chosen last time, not found yet
         self.states: dict[str, tuple[str, int | None]] = {
             spec.name: ("not loaded", None) for spec in specs
         }
@@ -62,6 +63,17 @@ class ModelPicker(OptionList):
         self.replace_option_prompt(name, self._prompt(name))
         self.post_message(self.Changed(self))
 
+    def add_models(self, specs: Sequence[ModelSpec]) -> None:
+        """Append models found after start-up (discovered GGUFs), keeping known names."""
+        for spec in specs:
+            if spec.name in self.specs:
+                continue
+            self.specs[spec.name] = spec
+            self.states[spec.name] = ("not loaded", None)
+            if spec.name in self._wanted:
+                self._chosen.add(spec.name)
+            self.add_option(Option(self._prompt(spec.name), id=spec.name))
+
     def set_state(self, name: str, state: str, progress: float | None = None) -> None:
         """Show ``name`` as not loaded, loading (with progress 0–1), ready or failed."""
         if name not in self.specs:
@@ -77,9 +89,14 @@ class ModelPicker(OptionList):
         state, percent = self.states[name]
         label = f"{state} {percent}%" if state == "loading" and percent is not None else state
         mark = "[b $success]✔[/]" if name in self._chosen else "[$text-muted]·[/]"
+        # Where the model came from, when it is not the config: "discovered", "bundled".
+        origin = spec.origin.split(":")[0] if not spec.origin.startswith("/") else ""
+        source = f" {origin}" if origin in ("discovered", "bundled", "path") else ""
         return Content.from_markup(
-            f"{mark} [b]$name[/b]\n  [$text-muted]$backend ·[/] [{STATE_STYLES[state]}]$label[/]",
+            f"{mark} [b]$name[/b]\n  [$text-muted]$backend$source ·[/] "
+            f"[{STATE_STYLES[state]}]$label[/]",
             name=name,
             backend=spec.backend,
+            source=source,
             label=label,
         )
