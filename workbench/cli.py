@@ -69,8 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
 
     from workbench.commands import add_parsers
+    from workbench.suite import add_parsers as add_suite_parsers
 
     add_parsers(commands, _common)
+    add_suite_parsers(commands, _common)
     return parser
 
 
@@ -86,9 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_app(args.config, args.sessions)
         from workbench.commands import HANDLERS
+        from workbench.suite import HANDLERS as SUITE_HANDLERS
 
         handler = {"run": _run, "models": _models, "sessions": _sessions, "show": _show}
-        return {**handler, **HANDLERS}[args.command](args, config, store)
+        return {**handler, **HANDLERS, **SUITE_HANDLERS}[args.command](args, config, store)
     except WorkbenchError as exc:
         err.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False)
         return EXIT_USAGE if exc.title in ("Bad config", "Bad usage") else EXIT_FAILED
