@@ -113,13 +113,23 @@ def render_chat(
     template: str, messages: Iterable[Mapping[str, str]], *, bos_token: str, eos_token: str
 ) -> str:
     """The prompt text, rendered as the worker renders it (llama-cpp-python's formatter)."""
+    import jinja2
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    formatter = Jinja2ChatFormatter(template, eos_token=eos_token, bos_token=bos_token)
+    # The formatter renders in Jinja's immutable sandbox: a template that reaches
+    # for Python internals (to run code) fails with SecurityError instead.
     try:
+        formatter = Jinja2ChatFormatter(template, eos_token=eos_token, bos_token=bos_token)
         return formatter(messages=[dict(m) for m in messages]).prompt
     except ValueError as exc:  # the template's raise_exception()
         raise TemplateError(f"The chat template refused these messages: {exc}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(
+            f"The chat template tried an unsafe operation and was stopped: {exc}",
+            title="Unsafe chat template",
+        ) from None
+    except jinja2.exceptions.TemplateError as exc:
+        raise TemplateError(f"The chat template is broken: {exc}") from None
 
 
 def resolve_stops(
