@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from workbench.config import ModelSpec
 from workbench.events import Event
-from workbench.request import Request
+from workbench.request import Message, Request, Sampling
 from workbench.runner import Listener, Runner, new_run
 from workbench.sessions import Session, SessionRecorder, SessionStore
 
@@ -65,3 +65,22 @@ async def run_comparison(
     finally:
         recorder.save(complete=True)
     return recorder
+
+
+def rerun_requests(session: Session, names: Sequence[str]) -> dict[str, Request]:
+    """The request each model gets: what the saved run was sent (its whole conversation on
+    a follow-up turn) with the session's sampling; a model new to it gets the first run's."""
+    sampling = Sampling(**session.sampling)
+    requests = {}
+    for name in names:
+        run = next((r for r in session.runs if r.model == name), None)
+        run = run or (session.runs[0] if session.runs else None)
+        if session.mode == "completion":
+            prompt = run.prompt if run is not None and run.prompt else session.prompt
+            requests[name] = Request.completion(prompt, sampling=sampling)
+        elif run is not None and run.conversation:
+            messages = tuple(Message(m["role"], m["content"]) for m in run.conversation)  # type: ignore[arg-type]
+            requests[name] = Request(mode="chat", messages=messages, sampling=sampling)
+        else:
+            requests[name] = Request.chat(session.prompt, system=session.system, sampling=sampling)
+    return requests

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench import format as fmt
-from workbench.compare import open_session, run_comparison
+from workbench.compare import open_session, rerun_requests, run_comparison
 from workbench.config import Config, ModelSpec
 from workbench.errors import UsageError
 from workbench.events import Event, Loading, ModelRun, ThreadsChanged
@@ -206,13 +206,12 @@ async def rerun_command(
     from workbench.selection import resolve
 
     specs = resolve(config, args.models or [run.model for run in original.runs])
-    sampling = Sampling(**original.sampling)
-    if original.mode == "completion":
-        request = Request.completion(original.prompt, sampling=sampling)
-    else:
-        request = Request.chat(original.prompt, system=original.system, sampling=sampling)
+    # Each model gets what it was sent: its whole conversation on a follow-up turn.
+    requests = rerun_requests(original, [spec.name for spec in specs])
     runner = Runner()
-    recorder = open_session(store, specs, request, schedule=original.schedule, rerun_of=original.id)
+    recorder = open_session(
+        store, specs, requests, schedule=original.schedule, rerun_of=original.id
+    )
     console = Console(stderr=args.json)
     progress = Progress(recorder.session)
     try:
@@ -221,7 +220,7 @@ async def rerun_command(
                 runner,
                 store,
                 specs,
-                request,
+                requests,
                 schedule=original.schedule,
                 listener=progress,
                 recorder=recorder,
