@@ -106,7 +106,8 @@ async def test_palette_has_every_action(make_app):
         await send(pilot, "hi")
         await wait_for(pilot, lambda: finished(app))
         titles = [c.title for c in app.get_system_commands(compare_screen(app))]
-        for action in ACTIONS:
+        # The other screens' actions are in their palettes (tests/ui/test_review_screens.py).
+        for action in (a for a in ACTIONS if a.scope in ("app", "compare", "pane")):
             assert any(title.startswith(action.help) for title in titles), action.id
         await pilot.press("ctrl+p", *"zoom this")
         await pilot.pause(0.3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -28,6 +29,9 @@ class WorkbenchApp(App[int]):
     """Compare LLMs side by side from the keyboard."""
 
     CSS_PATH = "compare.tcss"
+    # The review screens' sheet is read at start: read on a screen's first push, it would
+    # restyle every widget of the app then (a quarter second).
+    CSS_PATH: ClassVar[list[str]] = [CSS_PATH, "review.tcss"]
     TITLE = "workbench"
     BINDINGS = bindings("app")
 
@@ -122,6 +126,29 @@ class WorkbenchApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keys))
 
+    def action_sessions(self) -> None:
+        """Open the sessions browser (a second one only brings a notice)."""
+        from workbench.ui.screens.sessions import SessionsScreen
+
+        if any(isinstance(screen, SessionsScreen) for screen in self.screen_stack):
+            self.notify("The sessions browser is open already (esc goes back to it).", timeout=3)
+            return
+        self.push_screen(SessionsScreen())
+
+    def action_leaderboard(self) -> None:
+        """Open the leaderboard, fitted from the votes now (issue 5)."""
+        from workbench.ui.screens.leaderboard import LeaderboardScreen
+
+        if not isinstance(self.screen, LeaderboardScreen):
+            self.push_screen(LeaderboardScreen())
+
+    def action_rating_queue(self) -> None:
+        """Walk through the sessions not rated yet (issue 5)."""
+        from workbench.ui.screens.queue import RatingQueueScreen
+
+        if not isinstance(self.screen, RatingQueueScreen):
+            self.push_screen(RatingQueueScreen())
+
     def action_screenshot(self) -> None:
         try:
             path = self.save_screenshot(path=str(self.save_dir))
@@ -145,13 +172,15 @@ class WorkbenchApp(App[int]):
                 target = self
             elif compare is not None and action.scope == "compare":
                 target = compare
-            elif compare is not None and compare.current is not None:
+            elif action.scope == getattr(screen, "SCOPE", None):
+                target = screen  # a review screen (diff, sessions, session, re-run)
+            elif compare is not None and compare.current is not None and action.scope == "pane":
                 target = compare.current
             else:
                 continue
             title = action.help
             if action.scope == "pane":
-                title = f"{action.help} ({compare.current.model})"
+                title = f"{action.help} ({compare.pane_title(compare.current.model)})"
             yield SystemCommand(title, help_text, partial(target.run_action, action.action))
 
 

@@ -14,6 +14,8 @@ from textual.binding import Binding
 
 #: Where an action's binding lives: the app, the compare screen, or a focused answer pane.
 SCOPES = ("app", "compare", "pane")
+#: The review screens (issue 4): a diff, the sessions browser, one saved session, a re-run.
+SCOPES += ("diff", "sessions", "session", "rerun")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ _HISTORY = Binding.Group("History", compact=True)
 _BLOCK = Binding.Group("Code block", compact=True)
 _PANE = Binding.Group("Pane", compact=True)
 _GROUPS = {"history": _HISTORY, "block": _BLOCK, "pane": _PANE}
+_GROUPS["hunk"] = Binding.Group("Hunk", compact=True)
+_GROUPS["speed"] = Binding.Group("Replay speed", compact=True)
 
 ACTIONS: tuple[Action, ...] = (
     Action(
@@ -136,6 +140,236 @@ ACTIONS: tuple[Action, ...] = (
     Action("quit", "ctrl+q", "quit", "Quit", "Quit workbench", "app", show=False, priority=True),
 )
 
+# Diff, sessions, replay and re-run (issue 4); the screens are in ui/screens/.
+ACTIONS += (
+    # Priority: the prompt editor (a TextArea) binds f6 and f7 to select the line / all.
+    Action(
+        "sessions",
+        "f6",
+        "sessions",
+        "Sessions",
+        "Browse the saved sessions",
+        "app",
+        priority=True,
+    ),
+    Action(
+        "diff",
+        "f7",
+        "diff",
+        "Diff",
+        "Diff two answers (choose the pair or a reference)",
+        priority=True,
+    ),
+    Action(
+        "diff_unified", "u", "toggle_unified", "Unified", "Switch side by side / unified", "diff"
+    ),
+    Action(
+        "diff_code",
+        "c",
+        "toggle_code",
+        "Code only",
+        "Diff only the code blocks (all of a completion), or the whole answers",
+        "diff",
+    ),
+    Action(
+        "diff_whitespace",
+        "w",
+        "toggle_whitespace",
+        "Whitespace",
+        "Ignore whitespace when comparing lines, or not",
+        "diff",
+    ),
+    Action(
+        "diff_next_hunk",
+        "n",
+        "hunk(1)",
+        "Hunk",
+        "Go to the next changed hunk",
+        "diff",
+        group="hunk",
+    ),
+    Action(
+        "diff_previous_hunk",
+        "p",
+        "hunk(-1)",
+        "Hunk",
+        "Go to the previous changed hunk",
+        "diff",
+        group="hunk",
+    ),
+    Action(
+        "diff_next_pair",
+        "m",
+        "next_pair",
+        "Next pair",
+        "Diff the next answer against the reference",
+        "diff",
+    ),
+    Action("diff_close", "escape", "close", "Back", "Leave the diff", "diff"),
+    Action(
+        "open_session", "enter", "open_session", "Open", "Open the selected session", "sessions"
+    ),
+    Action("sessions_close", "escape", "close", "Back", "Leave the sessions browser", "sessions"),
+    Action("session_diff", "f7", "diff", "Diff", "Diff two answers of this session", "session"),
+    Action("replay", "r", "replay", "Replay", "Replay the answers as they streamed", "session"),
+    Action("replay_pause", "p", "pause", "Pause", "Pause or resume the replay", "session"),
+    # Not digits: on a focused answer pane 1-5 are scores.
+    Action(
+        "replay_slower",
+        "minus",
+        "speed(-1)",
+        "Speed",
+        "Replay slower: instant → ×10 → ×2 → ×1",
+        "session",
+        group="speed",
+    ),
+    Action(
+        "replay_faster",
+        "plus",
+        "speed(1)",
+        "Speed",
+        "Replay faster: ×1 → ×2 → ×10 → instant",
+        "session",
+        group="speed",
+    ),
+    Action(
+        "rerun",
+        "R",
+        "rerun",
+        "Re-run",
+        "Run the prompt again as a new session linked to this one",
+        "session",
+    ),
+    Action(
+        "delete_session",
+        "delete",
+        "delete",
+        "Delete",
+        "Delete this session (asks first)",
+        "session",
+    ),
+    Action("session_close", "escape", "close", "Back", "Back to the sessions list", "session"),
+    Action(
+        "rerun_diff",
+        "f7",
+        "diff",
+        "Diff old/new",
+        "Diff the old and the new answer of the focused model",
+        "rerun",
+    ),
+    Action(
+        "rerun_close",
+        "escape",
+        "close",
+        "Cancel/Back",
+        "Cancel the re-run; once it has ended, go back",
+        "rerun",
+    ),
+)
+
+# Rating, blind mode, battles, the rating queue and the leaderboard (issue 5). The pane
+# keys run on the screen that holds the pane ("screen.…"): compare, battle, queue, or
+# any screen that mixes in workbench.ui.rater.Rater.
+SCOPES += ("battle", "queue", "leaderboard")
+_GROUPS["score"] = Binding.Group("Score", compact=True)
+_GROUPS["vote"] = Binding.Group("Vote", compact=True)
+ACTIONS += tuple(
+    Action(
+        f"score_{n}",
+        str(n),
+        f"screen.score({n})",
+        "Score",
+        f"Score this answer {n} out of 5",
+        "pane",
+        group="score",
+    )
+    for n in range(1, 6)
+)
+ACTIONS += (
+    Action("vote_a", "A", "screen.vote('a')", "Vote", "Vote: A is better", "pane", group="vote"),
+    Action("vote_b", "B", "screen.vote('b')", "Vote", "Vote: B is better", "pane", group="vote"),
+    Action("vote_tie", "T", "screen.vote('tie')", "Vote", "Vote: a tie", "pane", group="vote"),
+    Action(
+        "vote_bad", "N", "screen.vote('bad')", "Vote", "Vote: both are bad", "pane", group="vote"
+    ),
+    Action(
+        "rate_note",
+        "t",
+        "screen.rate_note",
+        "Tags/note",
+        "Score this answer with tags and a note",
+        "pane",
+    ),
+    Action(
+        "show_speed",
+        "f",
+        "screen.show_speed",
+        "Speed",
+        "Blind mode: show or hide the speed figures",
+        "pane",
+    ),
+    Action(
+        "blind",
+        "ctrl+b",
+        "toggle_blind",
+        "Blind",
+        "Blind mode: hide names and speed figures and shuffle the panes until the vote",
+    ),
+    Action(
+        "battle",
+        "ctrl+g",
+        "battle",
+        "Battle",
+        "Blind battles between pairs of the chosen models",
+    ),
+    Action("leaderboard", "f12", "leaderboard", "Leaderboard", "Your models ranked", "app"),
+    Action(
+        "rating_queue",
+        "ctrl+f",
+        "rating_queue",
+        "Rate queue",
+        "Rate the sessions not rated yet, one after another",
+        "app",
+    ),
+    Action(
+        "battle_send",
+        "ctrl+s",
+        "send",
+        "Send",
+        "Send the prompt to the next pair of models",
+        "battle",
+    ),
+    Action("battle_close", "escape", "close", "Back", "Leave the battles", "battle"),
+    Action("queue_skip", "k", "skip", "Skip", "Skip this session", "queue"),
+    Action(
+        "queue_order",
+        "o",
+        "toggle_order",
+        "Order",
+        "Walk the queue newest first or oldest first",
+        "queue",
+    ),
+    Action("queue_close", "escape", "close", "Back", "Leave the rating queue", "queue"),
+    Action(
+        "leaderboard_filter",
+        "slash",
+        "filter",
+        "Filter",
+        "Filter by tag and date",
+        "leaderboard",
+    ),
+    Action(
+        "leaderboard_bad",
+        "b",
+        "toggle_bad",
+        "Both bad",
+        "Count 'both bad' votes as a tie, or skip them",
+        "leaderboard",
+    ),
+    Action("leaderboard_refresh", "r", "refresh", "Refresh", "Fit the votes again", "leaderboard"),
+    Action("leaderboard_close", "escape", "close", "Back", "Leave the leaderboard", "leaderboard"),
+)
+
 ACTION_IDS = tuple(action.id for action in ACTIONS)
 
 
@@ -181,6 +415,7 @@ def key_label(key: str) -> str:
     names = {
         "left_square_bracket": "[",
         "right_square_bracket": "]",
+        "slash": "/",
         "escape": "esc",
         "up": "↑",
         "down": "↓",

@@ -23,6 +23,7 @@ from workbench.request import Request
 from workbench.sessions import SessionRecorder
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label
+from workbench.ui.rater import CompareRating
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.save_code import SaveCodeModal, suggested_name
 from workbench.ui.widgets.answer_pane import AnswerPane
@@ -41,7 +42,7 @@ HINT = (
 FLUSH_RATE = 20
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(CompareRating, Screen[None]):
     """Prompt N models at once and watch their answers stream side by side."""
 
     BINDINGS = bindings("compare")
@@ -136,6 +137,8 @@ class CompareScreen(Screen[None]):
         else:
             session = "" if self.wb.test_mode else f" · session {self.thread.session.id}"
             self.sub_title = f"turn {self.thread.turn}{session}"
+        if self.blind:
+            self.sub_title += " · blind"
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -247,6 +250,7 @@ class CompareScreen(Screen[None]):
         container = self.query_one("#panes", HorizontalScroll)
         await container.remove_children()
         self.panes = {name: AnswerPane(name, mask=self.wb.test_mode) for name in names}
+        self.panes = self.blind_panes(self.panes)  # shuffled and disguised in blind mode
         container.set_class(len(names) > 4, "-many")
         if names:
             await container.mount_all(self.panes.values())
@@ -331,6 +335,17 @@ class CompareScreen(Screen[None]):
         else:
             self.picker.set_state(spec.name, "ready")
 
+    def action_diff(self) -> None:
+        """Diff two answers of the latest turn (with more, a chooser picks which)."""
+        from workbench.ui.screens.diff import open_diff
+
+        if self.thread is None or len(self.panes) < 2:
+            self.notify("A diff needs the answers of two models: send a prompt to two.")
+            return
+        # pane_title: "Model A" while blind, so the diff does not give the names away.
+        texts = {self.pane_title(name): pane.answer for name, pane in self.panes.items()}
+        open_diff(self.app, texts, self.thread.mode, title=f"turn {self.thread.turn}")
+
     # -- pane requests -----------------------------------------------------------------------
 
     def on_descendant_focus(self, event) -> None:
@@ -340,7 +355,7 @@ class CompareScreen(Screen[None]):
     @on(AnswerPane.CancelRequested)
     async def _cancel_pane(self, event: AnswerPane.CancelRequested) -> None:
         if not event.pane.active:
-            self.notify(f"{event.pane.model} is not running.", timeout=2)
+            self.notify(f"{event.pane.shown_name} is not running.", timeout=2)
             return
         await self.wb.runner.cancel(event.pane.model)
 
@@ -370,7 +385,7 @@ class CompareScreen(Screen[None]):
     @on(AnswerPane.SaveRequested)
     def _save(self, event: AnswerPane.SaveRequested) -> None:
         code = event.block.code
-        suggestion = suggested_name(event.pane.model, event.block.language)
+        suggestion = suggested_name(event.pane.shown_name, event.block.language)
 
         def write(path: Path | None) -> None:
             if path is None:

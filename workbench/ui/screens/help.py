@@ -14,6 +14,13 @@ from textual.widgets import DataTable, Static
 from workbench.ui.keys import ACTIONS, key_label
 
 _WHERE = {"app": "anywhere", "compare": "compare screen", "pane": "answer pane"}
+_WHERE |= {
+    "diff": "diff screen",
+    "sessions": "sessions browser",
+    "session": "saved session",
+    "rerun": "re-run",
+}
+_WHERE |= {"battle": "battle screen", "queue": "rating queue", "leaderboard": "leaderboard"}
 
 #: Keys that come from Textual's widgets rather than from our table.
 WIDGET_KEYS = (
@@ -21,6 +28,8 @@ WIDGET_KEYS = (
     ("tab / shift+tab", "Next / previous field", "anywhere"),
     ("space / enter", "Choose or drop the model under the cursor", "model picker"),
     ("↑ ↓ pgup pgdn", "Scroll the answer", "answer pane"),
+    ("↑ ↓ pgup pgdn", "Move in the list (the filter keeps the focus)", "sessions browser"),
+    ("↑ ↓ pgup pgdn", "Scroll the diff", "diff screen"),
 )
 
 

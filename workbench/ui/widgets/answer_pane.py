@@ -9,6 +9,7 @@ streaming cost a few widget updates per frame, never one per token.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -33,6 +34,9 @@ from workbench.events import (
 )
 from workbench.ui import figures
 from workbench.ui.keys import bindings
+
+if TYPE_CHECKING:
+    from workbench.ui.blind_view import Disguise
 
 
 class AnswerPane(VerticalScroll, can_focus=True):
@@ -88,6 +92,8 @@ class AnswerPane(VerticalScroll, can_focus=True):
         self._error: Static | None = None
         self._finalized = True
         self._dirty = True
+        #: Blind mode's mask (workbench.ui.blind_view): what the title and figures may show.
+        self.disguise: Disguise | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="figures")
@@ -172,7 +178,7 @@ class AnswerPane(VerticalScroll, can_focus=True):
         label = self.state
         if self.state == "loading" and self.progress is not None:
             label = f"loading {round(self.progress * 100)}%"
-        self.border_title = self.model
+        self.border_title = self.model if self.disguise is None else self.disguise.title(self)
         self.border_subtitle = label
         for state in ("queued", "loading", "streaming", "done", "failed", "cancelled"):
             self.set_class(state == self.state, f"-{state}")
@@ -183,7 +189,18 @@ class AnswerPane(VerticalScroll, can_focus=True):
             text = "\n".join(lines)
         else:
             text = figures.live(self.run, now, mask=self.mask)
+        if self.disguise is not None:
+            text = self.disguise.figures(self, text)
         self.query_one(".figures", Static).update(Content(text))
+
+    @property
+    def shown_name(self) -> str:
+        """What messages call this pane: its model, or its blind label (``Model A``)."""
+        return self.model if self.disguise is None else self.disguise.deal.title(self.model)
+
+    def redraw_status(self) -> None:
+        """Draw the title and figures again (blind mode's mask changed)."""
+        self._render_status(time.monotonic())
 
     # -- actions (keys in workbench.ui.keys, scope "pane") -----------------------------------
 
@@ -198,16 +215,16 @@ class AnswerPane(VerticalScroll, can_focus=True):
 
     def action_copy_answer(self) -> None:
         if not self.answer:
-            self.notify(f"{self.model} has no answer to copy yet.", severity="warning")
+            self.notify(f"{self.shown_name} has no answer to copy yet.", severity="warning")
             return
         self.app.copy_to_clipboard(self.answer)
-        self.notify(f"Copied {self.model}'s answer ({len(self.answer)} characters).")
+        self.notify(f"Copied {self.shown_name}'s answer ({len(self.answer)} characters).")
 
     def action_copy_code(self) -> None:
         block = self.selected_block()
         if block is not None:
             self.app.copy_to_clipboard(block.code)
-            self.notify(f"Copied code block {self._block_label()} of {self.model}.")
+            self.notify(f"Copied code block {self._block_label()} of {self.shown_name}.")
 
     def action_save_code(self) -> None:
         block = self.selected_block()
@@ -217,7 +234,7 @@ class AnswerPane(VerticalScroll, can_focus=True):
     def action_select_block(self, step: int) -> None:
         blocks = extract_code_blocks(self.answer)
         if not blocks:
-            self.notify(f"{self.model}'s answer has no code block.", severity="warning")
+            self.notify(f"{self.shown_name}'s answer has no code block.", severity="warning")
             return
         current = -1 if self.block_index is None and step > 0 else (self.block_index or 0)
         self.block_index = (current + step) % len(blocks)
@@ -226,13 +243,13 @@ class AnswerPane(VerticalScroll, can_focus=True):
             fence.set_class(index == self.block_index, "-selected")
         if self.block_index < len(fences):
             self.scroll_to_widget(fences[self.block_index], animate=False)
-        self.notify(f"Code block {self._block_label()} of {self.model} selected.", timeout=2)
+        self.notify(f"Code block {self._block_label()} of {self.shown_name} selected.", timeout=2)
 
     def selected_block(self) -> CodeBlock | None:
         """The selected code block of the latest answer, else its first one."""
         blocks = extract_code_blocks(self.answer)
         if not blocks:
-            self.notify(f"{self.model}'s answer has no code block.", severity="warning")
+            self.notify(f"{self.shown_name}'s answer has no code block.", severity="warning")
             return None
         index = self.block_index if self.block_index is not None else 0
         return blocks[min(index, len(blocks) - 1)]

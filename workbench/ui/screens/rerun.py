@@ -1,0 +1,215 @@
+"""A re-run: a saved session's prompt and settings run again as a new, linked session.
+
+The answers stream live as on the compare screen; when they end, a table shows
+per model how the text and the figures moved (then → now), and a key opens
+the diff of the old and the new answer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalScroll
+from textual.content import Content
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from workbench import format as fmt
+from workbench.compare import open_session, rerun_requests, run_comparison
+from workbench.config import ModelSpec
+from workbench.events import Event, Loading, Started
+from workbench.headless import compare_runs
+from workbench.request import Request
+from workbench.sessions import Session, SessionRecorder
+from workbench.ui import figures
+from workbench.ui.diff_layout import DiffPair
+from workbench.ui.keys import bindings
+from workbench.ui.pane_host import PaneHost, compare_screen
+from workbench.ui.rater import Rater
+from workbench.ui.screens.diff import DiffScreen
+from workbench.ui.screens.error import ErrorModal
+from workbench.ui.widgets.answer_pane import AnswerPane
+
+if TYPE_CHECKING:
+    from workbench.ui.app import WorkbenchApp
+
+#: How often streamed text is written into the panes (Hz), as on the compare screen.
+FLUSH_RATE = 20
+
+
+class RerunScreen(Rater, PaneHost):
+    """Runs ``original`` again on ``specs``; then old versus new, per model.
+
+    The new answers can be rated as on the compare screen (``Rater``).
+    """
+
+    SCOPE: ClassVar[str] = "rerun"
+    BINDINGS = bindings("rerun")
+
+    def __init__(self, original: Session, specs: list[ModelSpec]) -> None:
+        super().__init__()
+        self.original = original
+        self.specs = specs
+        self.recorder: SessionRecorder | None = None
+        self.running = False
+        #: Per model in both sessions: ``headless.compare_runs``, once the run has ended.
+        self.changes: list[dict[str, Any]] | None = None
+
+    @property
+    def wb(self) -> WorkbenchApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def session(self) -> Session | None:
+        """The new session (saved from the start of the run)."""
+        return self.recorder.session if self.recorder else None
+
+    @property
+    def rating_session_id(self) -> str | None:
+        return self.session.id if self.session is not None else None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="⚖")
+        names = ", ".join(spec.name for spec in self.specs)
+        yield Static(
+            Content(f"re-run of {self.original.id} · {self.original.schedule} · {names}"),
+            id="rerun-info",
+        )
+        yield HorizontalScroll(id="panes")
+        table: DataTable = DataTable(id="rerun-summary", cursor_type="none")
+        table.border_title = "then → now"
+        yield table
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.sub_title = "re-run"
+        names = [spec.name for spec in self.specs]
+        requests = rerun_requests(self.original, names)
+        schedule = self.original.schedule
+        try:
+            recorder = open_session(
+                self.wb.store, self.specs, requests, schedule=schedule, rerun_of=self.original.id
+            )
+        except OSError as exc:
+            self.dismiss()
+            self.app.push_screen(ErrorModal("Cannot save the session", str(exc)))
+            return
+        self.recorder = recorder
+        await self.reset_panes(names)
+        for name in names:
+            await self.panes[name].begin_turn(recorder.session.run(name), None, schedule)
+        if not self.wb.test_mode:
+            self.sub_title = f"re-run → session {recorder.session.id}"
+        self.set_interval(1 / FLUSH_RATE, self._tick)
+        self.running = True
+        self.run_worker(self._run(requests, recorder), group="rerun", exit_on_error=False)
+        if self.current is not None:
+            self.current.focus()
+
+    async def _run(self, requests: dict[str, Request], recorder: SessionRecorder) -> None:
+        try:
+            await run_comparison(
+                self.wb.runner,
+                self.wb.store,
+                self.specs,
+                requests,
+                schedule=self.original.schedule,
+                listener=self._on_event,
+                recorder=recorder,
+            )
+        finally:
+            self.running = False
+        if recorder.save_error:
+            self.notify(recorder.save_error, title="Session not saved", severity="error")
+        self.changes = compare_runs(self.original, recorder.session)
+        self._summary()
+
+    def _on_event(self, event: Event) -> None:
+        pane = self.panes.get(event.model)
+        if pane is not None:
+            pane.apply(event)
+        # The compare screen's picker shows which models are loaded: keep it true.
+        compare = compare_screen(self.app)
+        if compare is None or event.model not in compare.picker.specs:
+            return
+        if isinstance(event, Loading):
+            compare.picker.set_state(event.model, "loading", event.progress)
+        elif isinstance(event, Started):
+            compare.picker.set_state(event.model, "ready")
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        for pane in list(self.panes.values()):
+            await pane.tick(now)
+
+    def _summary(self) -> None:
+        """The table of what changed, per model in both sessions."""
+        mask = self.wb.test_mode
+        table = self.query_one("#rerun-summary", DataTable)
+        table.clear(columns=True)
+        table.add_columns("model", "text similarity", "TTFT", "gen tok/s", "output tokens")
+        for change in self.changes or []:
+            ttft, rate = change["ttft_s"], change["gen_tokens_per_s"]
+            tokens = change["output_tokens"]
+            table.add_row(
+                change["model"],
+                f"{change['similarity']:.0%}",
+                f"{figures.seconds(ttft[0], mask)} → {figures.seconds(ttft[1], mask)}",
+                f"{figures.rate(rate[0], mask)} → {figures.rate(rate[1], mask)}",
+                f"{fmt.count(tokens[0])} → {fmt.count(tokens[1])}",
+            )
+        compared = {change["model"] for change in self.changes or []}
+        for spec in self.specs:
+            if spec.name not in compared:
+                table.add_row(spec.name, "new model: no answer then", "", "", "")
+        table.add_class("-shown")
+
+    # -- actions (keys in workbench.ui.keys, scope "rerun") ------------------------------
+
+    def on_answer_pane_cancel_requested(self, event: AnswerPane.CancelRequested) -> None:
+        event.prevent_default()  # not the PaneHost's "not running": here it may be
+        if not event.pane.active:
+            self.notify(f"{event.pane.model} is not running.", timeout=2)
+            return
+        self.run_worker(self.wb.runner.cancel(event.pane.model))
+
+    def action_diff(self) -> None:
+        """Old versus new answer of each model in both, starting with the focused one."""
+        new = self.session
+        if self.running or new is None:
+            self.notify("The re-run is still going; the diff comes when it ends.", timeout=3)
+            return
+        old = {run.model: run.text for run in self.original.runs}
+        pairs = [
+            DiffPair(f"{run.model} then", old[run.model], f"{run.model} now", run.text)
+            for run in new.runs
+            if run.model in old
+        ]
+        if not pairs:
+            self.notify("No model of the re-run answered the first time.", severity="warning")
+            return
+        focused = self.current.model if self.current is not None else ""
+        start = next((i for i, p in enumerate(pairs) if p.a_name == f"{focused} then"), 0)
+        title = f"old vs new · {self.original.id}"
+        self.app.push_screen(DiffScreen(pairs, self.original.mode, start=start, title=title))
+
+    async def action_close(self) -> None:
+        if self.running:
+            await self.wb.runner.cancel()
+            self.notify("Cancelling the re-run; what streamed so far is saved.", timeout=3)
+            return
+        self.dismiss()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "rerun":
+            self.running = False
+            error = event.worker.error
+            self.app.push_screen(
+                ErrorModal(
+                    "The re-run stopped",
+                    f"{type(error).__name__}: {error}",
+                    "The new session file keeps what was shown.",
+                )
+            )
