@@ -55,6 +55,7 @@ ACTIONS: tuple[Action, ...] = (
         "History",
         "Previous prompt from history",
         group="history",
+        show=False,
     ),
     Action(
         "history_forward",
@@ -63,6 +64,7 @@ ACTIONS: tuple[Action, ...] = (
         "History",
         "Next prompt from history",
         group="history",
+        show=False,
     ),
     Action("toggle_mode", "ctrl+o", "toggle_mode", "Mode", "Switch chat / raw completion"),
     Action(
@@ -73,7 +75,12 @@ ACTIONS: tuple[Action, ...] = (
         "Switch the schedule: parallel / sequential",
     ),
     Action(
-        "load", "ctrl+l", "load_models", "Load", "Load the chosen models now, in the background"
+        "load",
+        "ctrl+l",
+        "load_models",
+        "Load",
+        "Load the chosen models now, in the background",
+        show=False,
     ),
     Action("focus_models", "f2", "focus_area('models')", "Models", "Go to the model picker"),
     Action(
@@ -82,8 +89,16 @@ ACTIONS: tuple[Action, ...] = (
         "focus_area('settings')",
         "Settings",
         "Go to the sampling settings and system prompt",
+        show=False,
     ),
-    Action("focus_prompt", "f4", "focus_area('prompt')", "Prompt", "Go to the prompt editor"),
+    Action(
+        "focus_prompt",
+        "f4",
+        "focus_area('prompt')",
+        "Prompt",
+        "Go to the prompt editor",
+        show=False,
+    ),
     Action("focus_panes", "f5", "focus_area('panes')", "Answers", "Go to the answer panes"),
     Action("zoom", "z", "zoom", "Zoom", "Zoom this pane to the full width, and back", "pane"),
     Action("cancel", "x", "cancel", "Cancel", "Cancel this model's run", "pane"),
@@ -135,8 +150,10 @@ ACTIONS: tuple[Action, ...] = (
         "next_pane", "right", "move(1)", "Pane", "Go to the pane on the right", "pane", group="pane"
     ),
     Action("help", "f1", "help", "Help", "Show every key", "app"),
-    Action("theme", "f8", "change_theme", "Theme", "Choose the colour theme", "app"),
-    Action("screenshot", "f9", "screenshot", "Screenshot", "Save an SVG screenshot", "app"),
+    Action("theme", "f8", "change_theme", "Theme", "Choose the colour theme", "app", show=False),
+    Action(
+        "screenshot", "f9", "screenshot", "Screenshot", "Save an SVG screenshot", "app", show=False
+    ),
     Action("quit", "ctrl+q", "quit", "Quit", "Quit workbench", "app", show=False, priority=True),
 )
 
