@@ -92,6 +92,14 @@ ACTIONS: tuple[Action, ...] = (
         show=False,
     ),
     Action(
+        "focus_tests",
+        "f10",
+        "focus_area('tests')",
+        "Tests",
+        "Go to the tests every answer is run against",
+        show=False,
+    ),
+    Action(
         "focus_prompt",
         "f4",
         "focus_area('prompt')",

@@ -27,6 +27,8 @@ class UIState:
     schedule: str | None = None
     mode: str | None = None
     system: str = ""
+    #: The tests typed in the settings panel (asserts, test functions, HumanEval check).
+    tests: str = ""
     #: Sampling fields the user typed (missing or ``None``: the model's default).
     sampling: dict[str, float | int | None] = field(default_factory=dict)
 
@@ -51,6 +53,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "schedule": (str, type(None)),
     "mode": (str, type(None)),
     "system": (str,),
+    "tests": (str,),
     "sampling": (dict,),
 }
 

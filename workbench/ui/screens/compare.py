@@ -15,12 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from workbench.codecheck import check_answer, tests_problem
 from workbench.compare import open_session, run_comparison
 from workbench.config import ModelSpec
 from workbench.errors import WorkbenchError
-from workbench.events import Event, Failed, Loading, Started
+from workbench.events import Event, Failed, Loading, ModelRun, Started
 from workbench.request import Request
 from workbench.sessions import SessionRecorder
+from workbench.ui.checks import CHECK_TIMEOUT, build_tests
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label
 from workbench.ui.rater import CompareRating
@@ -75,6 +77,7 @@ class CompareScreen(CompareRating, Screen[None]):
                     values=state.sampling,
                     defaults=wb.default_sampling(),
                     system=state.system,
+                    tests=state.tests,
                     cursor_blink=not wb.test_mode,
                     id="settings",
                 )
@@ -160,6 +163,11 @@ class CompareScreen(CompareRating, Screen[None]):
         except ValueError as exc:
             self.notify(str(exc), title="Settings", severity="error")
             return
+        tests = self.settings.tests if self.settings.tests.strip() else ""
+        problem = tests_problem(tests) if tests else None
+        if problem:
+            self.notify(f"The tests do not parse: {problem}.", title="Tests", severity="error")
+            return
         specs = [self.picker.specs[name] for name in names]
         mode, schedule = self.settings.mode, self.settings.schedule
         previous = self.thread.session if self.thread else None
@@ -197,7 +205,9 @@ class CompareScreen(CompareRating, Screen[None]):
         self.prompt.clear_prompt()
         self._refresh_titles()
         self.run_worker(
-            self._run(specs, requests, recorder, schedule), group="run", exit_on_error=False
+            self._run(specs, requests, recorder, schedule, (tests, text, mode)),
+            group="run",
+            exit_on_error=False,
         )
 
     async def _run(
@@ -206,7 +216,10 @@ class CompareScreen(CompareRating, Screen[None]):
         requests: dict[str, Request],
         recorder: SessionRecorder,
         schedule: str,
+        checks: tuple[str, str, str] | None = None,
     ) -> None:
+        """Run the comparison; then, when ``checks`` (tests, prompt, mode) has tests,
+        check the answers."""
         try:
             # A model being preloaded (ctrl+l) finishes loading before it is asked.
             loads = [self._loads[s.name] for s in specs if s.name in self._loads]
@@ -220,10 +233,41 @@ class CompareScreen(CompareRating, Screen[None]):
                 listener=self._on_event,
                 recorder=recorder,
             )
+            if checks is not None and checks[0]:
+                await self._check_answers(recorder, *checks)
         finally:
             self.running = False
         if recorder.save_error:
             self.notify(recorder.save_error, title="Session not saved", severity="error")
+
+    async def _check_answers(
+        self, recorder: SessionRecorder, tests: str, prompt: str, mode: str
+    ) -> None:
+        """Run each finished answer against the tests (in threads: the sandbox blocks),
+        show the result in its pane and keep it in the run's ``info["check"]``."""
+        runs = [run for run in recorder.session.runs if run.state == "done"]
+        panes = {run.model: self.panes.get(run.model) for run in runs}
+        for pane in panes.values():
+            if pane is not None:
+                pane.show_check(None)
+
+        def check(run: ModelRun) -> dict:
+            suite = build_tests(tests, run.text, mode, prompt)
+            return check_answer(run.text, mode, suite, timeout=CHECK_TIMEOUT).to_dict()
+
+        async def one(run: ModelRun) -> None:
+            try:
+                result = await asyncio.to_thread(check, run)
+            except Exception as exc:  # a check that cannot run is shown, never a crash
+                result = {"status": "error", "passed": False, "message": str(exc)}
+            run.info["check"] = result
+            pane = panes[run.model]
+            if pane is not None:
+                pane.show_check(result)
+
+        await asyncio.gather(*(one(run) for run in runs))
+        if runs:
+            recorder.save()
 
     def _on_event(self, event: Event) -> None:
         """The runner's listener: called on the event loop, so it only changes state."""
@@ -265,6 +309,7 @@ class CompareScreen(CompareRating, Screen[None]):
         state.mode, state.schedule = self.settings.mode, self.settings.schedule
         state.sampling = self.settings.typed_values()
         state.system = self.settings.system_prompt
+        state.tests = self.settings.tests
         self.wb.save_state()
 
     # -- actions -----------------------------------------------------------------------------
@@ -307,6 +352,8 @@ class CompareScreen(CompareRating, Screen[None]):
             self.picker.focus()
         elif area == "settings":
             self.query_one("#sampling-temperature").focus()
+        elif area == "tests":
+            self.query_one("#tests").focus()
         elif area == "prompt":
             self.prompt.focus()
         elif self.current is not None:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from workbench.errors import SessionError
 from workbench.ratings import Leaderboard, Standing
+from workbench.ui.checks import pass_rates, rate_text
 from workbench.ui.keys import bindings
 from workbench.ui.screens.rating import RATING_CSS
 
@@ -143,7 +144,17 @@ class LeaderboardScreen(Screen[None]):
         self.sub_title = "leaderboard"
         standings = self.query_one("#lb-standings", DataTable)
         standings.add_columns(
-            "#", "model", "rating", "95% interval", "", "battles", "W-L-T", "bad", "score", "n"
+            "#",
+            "model",
+            "rating",
+            "95% interval",
+            "",
+            "battles",
+            "W-L-T",
+            "bad",
+            "score",
+            "n",
+            "pass rate",
         )
         self.recompute()
 
@@ -173,8 +184,9 @@ class LeaderboardScreen(Screen[None]):
         started = time.perf_counter()
         votes, scores, errors = collect(self.wb.store, tag=tag, since=since)
         board = leaderboard(votes, scores, bootstrap=self.bootstrap, seed=0, bad=bad)
+        rates = pass_rates(self.wb.store, tag=tag, since=since)
         elapsed = time.perf_counter() - started
-        self.app.call_from_thread(self._show, board, errors, tag, since, elapsed)
+        self.app.call_from_thread(self._show, board, errors, tag, since, elapsed, rates)
 
     def _show(
         self,
@@ -183,15 +195,22 @@ class LeaderboardScreen(Screen[None]):
         tag: str | None,
         since: datetime | None,
         elapsed: float,
+        rates: dict[str, tuple[int, int]] | None = None,
     ) -> None:
         self.board = board
+        rates = rates or {}
         standings = self.query_one("#lb-standings", DataTable)
         standings.clear()
         points = (x for s in board.standings for x in (s.rating_low, s.rating, s.rating_high))
         ends = [x for x in points if x is not None]
         lo, hi = (min(ends), max(ends)) if ends else (0.0, 0.0)
         for rank, standing in enumerate(board.standings, 1):
-            standings.add_row(*standing_row(rank, standing, lo, hi), key=standing.model)
+            row = standing_row(rank, standing, lo, hi)
+            standings.add_row(*row, rate_text(rates.get(standing.model)), key=standing.model)
+        ranked = {s.model for s in board.standings}
+        for model in sorted(set(rates) - ranked):  # checked by tests, never rated
+            cells = ("–", model, "–", "–", " " * BAR_WIDTH, "0", "–", "–", "–", "0")
+            standings.add_row(*cells, rate_text(rates[model]), key=model)
         self._matrix(board)
         filters = [f"tag {tag}" if tag else "", f"since {since:%Y-%m-%d}" if since else ""]
         shown = " · ".join(f for f in filters if f) or "all votes"
@@ -204,7 +223,9 @@ class LeaderboardScreen(Screen[None]):
         )
         if errors:
             summary += f" · {len(errors)} unreadable session files skipped"
-        if not board.standings:
+        if rates:
+            summary += " · pass rate: answers that passed their tests / answers checked"
+        if not board.standings and not rates:
             summary = "No votes or scores yet: rate some answers (1–5, A/B/T/N) or play battles."
         self.query_one("#lb-summary", Static).update(Content(summary))
 

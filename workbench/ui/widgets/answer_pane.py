@@ -9,7 +9,7 @@ streaming cost a few widget updates per frame, never one per token.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -33,6 +33,7 @@ from workbench.events import (
     ThreadsChanged,
 )
 from workbench.ui import figures
+from workbench.ui.checks import check_line
 from workbench.ui.keys import bindings
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class AnswerPane(VerticalScroll, can_focus=True):
         self._stream: MarkdownStream | None = None
         self._markdown: Markdown | None = None
         self._error: Static | None = None
+        self._check: Static | None = None
         self._finalized = True
         self._dirty = True
         #: Blind mode's mask (workbench.ui.blind_view): what the title and figures may show.
@@ -117,11 +119,12 @@ class AnswerPane(VerticalScroll, can_focus=True):
         self._finalized, self._dirty = False, True
         self._markdown = Markdown(classes="answer")
         self._error = Static("", classes="error")
+        self._check = Static("", classes="check")
         turn = Vertical(classes="turn")
         await self.mount(turn)
         if user_text:
             await turn.mount(Static(Content(user_text), classes="user"))
-        await turn.mount_all([self._markdown, self._error])
+        await turn.mount_all([self._markdown, self._error, self._check])
         self._stream = Markdown.get_stream(self._markdown)
         self.anchor(False)
         self._render_status(time.monotonic())
@@ -192,6 +195,12 @@ class AnswerPane(VerticalScroll, can_focus=True):
         if self.disguise is not None:
             text = self.disguise.figures(self, text)
         self.query_one(".figures", Static).update(Content(text))
+
+    def show_check(self, check: dict[str, Any] | None) -> None:
+        """Show the latest turn's test result (``None``: the tests are running)."""
+        if self._check is not None:
+            self._check.update(check_line(check))
+            self._check.add_class("-shown")
 
     @property
     def shown_name(self) -> str:

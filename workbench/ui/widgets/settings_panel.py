@@ -1,4 +1,4 @@
-"""Mode, schedule, sampling settings and the optional system prompt, at hand."""
+"""Mode, schedule, sampling settings, the optional system prompt and tests, at hand."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class SettingsPanel(Vertical):
     SettingsPanel .row Label { width: 13; color: $text-muted; }
     SettingsPanel .row Input { width: 1fr; }
     SettingsPanel #system { height: 5; }
+    SettingsPanel #tests { height: 5; }
     """
 
     mode: reactive[str] = reactive("chat")
@@ -43,6 +44,7 @@ class SettingsPanel(Vertical):
         values: dict[str, float | int | None],
         defaults: Sampling,
         system: str,
+        tests: str = "",
         cursor_blink: bool = True,
         **kwargs,
     ) -> None:
@@ -52,6 +54,7 @@ class SettingsPanel(Vertical):
         self._values = values
         self._defaults = defaults
         self._system = system
+        self._tests = tests
         self._blink = cursor_blink
 
     def compose(self) -> ComposeResult:
@@ -76,6 +79,11 @@ class SettingsPanel(Vertical):
         system.cursor_blink = self._blink
         system.border_title = "system prompt"
         yield system
+        tests = TextArea(self._tests, id="tests", soft_wrap=True, compact=True)
+        tests.placeholder = "optional tests: asserts, def test_…, check(candidate)"
+        tests.cursor_blink = self._blink
+        tests.border_title = "tests"
+        yield tests
 
     def _switches(self) -> Content:
         return Content.from_markup(
@@ -97,6 +105,11 @@ class SettingsPanel(Vertical):
     @property
     def system_prompt(self) -> str:
         return self.query_one("#system", TextArea).text
+
+    @property
+    def tests(self) -> str:
+        """The tests every answer is run against ("" when none)."""
+        return self.query_one("#tests", TextArea).text
 
     def typed_values(self) -> dict[str, float | int | None]:
         """The fields as typed, for the saved state (no validation)."""
