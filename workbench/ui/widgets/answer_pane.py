@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from workbench.ui.blind_view import Disguise
 
 
+PANE_STATES = ("queued", "loading", "streaming", "done", "failed", "cancelled")
+
+
 class AnswerPane(VerticalScroll, can_focus=True):
     """The answers of one model, turn after turn, scrolled to the newest text."""
 
@@ -177,14 +180,30 @@ class AnswerPane(VerticalScroll, can_focus=True):
             # Last, so that "not active" means the final figures are on screen.
             self._finalized = True
 
+    def _set_state_class(self) -> None:
+        """Mark the pane with its state; restyle the pane alone.
+
+        The state classes style the pane's own border (compare.tcss), so there is
+        no need for ``set_class``'s restyle of every descendant, which makes each
+        code block re-highlight its code: seconds at the end of a long answer.
+        """
+        wanted = f"-{self.state}"
+        states = [f"-{name}" for name in PANE_STATES]
+        if self.has_class(wanted) and not any(self.has_class(c) for c in states if c != wanted):
+            return
+        for name in states:
+            self.set_class(name == wanted, name, update=False)
+        if self.is_attached:
+            self.app.stylesheet.update_nodes([self], animate=True)
+            self.refresh()
+
     def _render_status(self, now: float) -> None:
         label = self.state
         if self.state == "loading" and self.progress is not None:
             label = f"loading {round(self.progress * 100)}%"
         self.border_title = self.model if self.disguise is None else self.disguise.title(self)
         self.border_subtitle = label
-        for state in ("queued", "loading", "streaming", "done", "failed", "cancelled"):
-            self.set_class(state == self.state, f"-{state}")
+        self._set_state_class()
         if self.run is None:
             return
         if self.state in FINAL_STATES:
