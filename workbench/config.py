@@ -129,6 +129,9 @@ class _Checker:
     def __init__(self, text: str, path: str) -> None:
         self.lines = text.splitlines()
         self.path = path
+        # Header lines by (name, span): every model asks for its own line, and
+        # scanning the whole file each time made 2,000 models take seconds.
+        self._hits: dict[tuple[str, int, int], list[int]] = {}
 
     def fail(self, message: str, where: tuple[str | int, ...], key: str | None = None) -> None:
         raise ConfigError(message, path=self.path, line=self.locate(where, key))
@@ -175,7 +178,10 @@ class _Checker:
             index = parts.pop(0) if parts and isinstance(parts[0], int) else 0
             header = ".".join(names)
             pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
-            hits = [n for n in range(lo, hi) if pattern.match(self.lines[n])]
+            hits = self._hits.get((header, lo, hi))
+            if hits is None:
+                hits = [n for n in range(lo, hi) if pattern.match(self.lines[n])]
+                self._hits[(header, lo, hi)] = hits
             if not hits:
                 return start, hi
             start = hits[min(int(index), len(hits) - 1)]
@@ -199,11 +205,14 @@ class _Checker:
                 hint = difflib.get_close_matches(key, list(schema), n=1)
                 suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
                 known = ", ".join(schema)
-                self.fail(f"unknown key {key!r}.{suggestion} Known keys: {known}.", where, key)
+                self.fail(
+                    f"unknown key {_quoted(key)}.{suggestion} Known keys: {known}.", where, key
+                )
             types, description = schema[key]
             if isinstance(value, bool) or not isinstance(value, types):
                 self.fail(
-                    f"{key!r} must be {description}, not {type(value).__name__} ({value!r}).",
+                    f"{key!r} must be {description}, "
+                    f"not {type(value).__name__} ({_quoted(value)}).",
                     where,
                     key,
                 )
@@ -217,6 +226,12 @@ class _Checker:
         return Sampling(**data)
 
 
+def _quoted(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a message must not quote a 10 MB string whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def parse_config(text: str, path: str = "<config>") -> Config:
     """Parse and validate the text of a ``workbench.toml``."""
     try:
@@ -225,6 +240,10 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         match = re.search(r"line (\d+)", str(exc))
         raise ConfigError(
             f"not valid TOML: {exc}", path=path, line=int(match.group(1)) if match else None
+        ) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(
+            "not valid TOML: arrays or tables nested too deeply.", path=path
         ) from None
     check = _Checker(text, path)
     check.table(data, _TOP_KEYS, ())
@@ -238,7 +257,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     keys = data.get("keys", {})
     for action, key in keys.items():
         if not isinstance(key, str):
-            check.fail(f"key for {action!r} must be a string like 'ctrl+r'.", ("keys",), action)
+            check.fail(
+                f"key for {_quoted(action)} must be a string like 'ctrl+r'.", ("keys",), action
+            )
     discovery = check.table(data.get("discovery", {}), _DISCOVERY_KEYS, ("discovery",))
     folders = discovery.get("folders", [])
     if not all(isinstance(folder, str) for folder in folders):
@@ -263,7 +284,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     seen: set[str] = set()
     for index, spec in enumerate(models):
         if spec.name in seen:
-            check.fail(f"two models are named {spec.name!r}.", ("models", index), "name")
+            check.fail(f"two models are named {_quoted(spec.name)}.", ("models", index), "name")
         seen.add(spec.name)
 
     base = Path(path).parent if path != "<config>" else Path.cwd()
@@ -290,16 +311,19 @@ def _model_spec(
             check.fail(f"a model needs {required!r}.", where)
     if entry["backend"] not in BACKEND_KINDS:
         check.fail(
-            f"'backend' must be one of {', '.join(BACKEND_KINDS)}, not {entry['backend']!r}.",
+            f"'backend' must be one of {', '.join(BACKEND_KINDS)}, "
+            f"not {_quoted(entry['backend'])}.",
             where,
             "backend",
         )
     if entry["backend"] == "llamacpp" and not (entry.get("path") or entry.get("package")):
-        check.fail(f"model {entry['name']!r} needs 'path' (a GGUF file) or 'package'.", where)
+        check.fail(
+            f"model {_quoted(entry['name'])} needs 'path' (a GGUF file) or 'package'.", where
+        )
     if entry["backend"] in ("openai", "ollama"):
         for required in ("url", "model"):
             if required not in entry:
-                check.fail(f"model {entry['name']!r} needs {required!r}.", where)
+                check.fail(f"model {_quoted(entry['name'])} needs {required!r}.", where)
     template = entry.get("chat_template")
     if template and "{" not in template:  # a preset name, not a Jinja template
         from workbench.presets import GGUF_TEMPLATE, PRESET_ALIASES, PRESETS
@@ -309,7 +333,7 @@ def _model_spec(
             hint = difflib.get_close_matches(template, names, n=1)
             extra = f" Did you mean {hint[0]!r}?" if hint else ""
             check.fail(
-                f"'chat_template' {template!r} is not a preset.{extra} Presets: "
+                f"'chat_template' {_quoted(template)} is not a preset.{extra} Presets: "
                 f"{', '.join(PRESETS)}; 'gguf' for the file's own template; or a Jinja template.",
                 where,
                 "chat_template",

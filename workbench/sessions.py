@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import secrets
 import tempfile
 import time
@@ -33,6 +34,8 @@ INDEX_NAME = ".index.json"
 INDEX_VERSION = 1
 #: Sessions bigger than this are refused rather than read into memory.
 MAX_SESSION_BYTES = 64 * 1024 * 1024
+#: A temporary file this old belongs to no live save: its writer died (crash, kill).
+STALE_TEMPORARY_S = 3600
 
 
 def new_session_id(now: datetime | None = None) -> str:
@@ -131,6 +134,10 @@ class Session:
             isinstance(x, list) and all(isinstance(i, dict) for i in x) for x in (scores, votes)
         ):
             raise TypeError("ratings must be lists of objects")
+        for vote in votes:
+            _check_vote(vote)
+        for score in scores:
+            _check_score(score)
         runs = data.get("runs") or []
         if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
             raise TypeError("'runs' must be a list of objects")
@@ -162,8 +169,53 @@ class Session:
         )
 
 
+def _check_rating(item: dict[str, Any], kind: str) -> None:
+    """The fields every vote and score has; the leaderboard and exports read them all."""
+    if not isinstance(item.get("id", ""), str):
+        raise TypeError(f"a {kind}'s 'id' must be a string")
+    at = item.get("at", 0.0)
+    if isinstance(at, bool) or not isinstance(at, int | float) or at != at:
+        raise TypeError(f"a {kind}'s 'at' must be a time in seconds")
+    tags = item.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise TypeError(f"a {kind}'s 'tags' must be a list of strings")
+
+
+def _check_vote(vote: dict[str, Any]) -> None:
+    from workbench.ratings import OUTCOMES
+
+    _check_rating(vote, "vote")
+    a, b = vote.get("a"), vote.get("b")
+    if not (isinstance(a, str) and isinstance(b, str) and a != b):
+        raise TypeError("a vote's 'a' and 'b' must be the names of two models")
+    if vote.get("outcome") not in OUTCOMES:
+        raise TypeError(f"a vote's 'outcome' must be one of {', '.join(OUTCOMES)}")
+
+
+def _check_score(score: dict[str, Any]) -> None:
+    _check_rating(score, "score")
+    if not isinstance(score.get("model"), str):
+        raise TypeError("a score's 'model' must be a model's name")
+    value = score.get("score")
+    if isinstance(value, bool) or value not in (1, 2, 3, 4, 5):
+        raise TypeError("a score's 'score' must be a whole number from 1 to 5")
+    if not isinstance(score.get("note", ""), str):
+        raise TypeError("a score's 'note' must be a string")
+
+
 # Upgrades from older schema versions: version -> function to the next version.
 _UPGRADES: dict[int, Any] = {}
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def parse_session(raw: bytes, name: str) -> Session:
@@ -176,9 +228,14 @@ def parse_session(raw: bytes, name: str) -> Session:
         raise SessionError(f"{name}: not valid JSON ({str(exc)[:120]}).") from None
     if not isinstance(data, dict):
         raise SessionError(f"{name}: expected a JSON object at the top.")
+    if _SURROGATE_ESCAPE.search(raw) and not _encodable(data):
+        # JSON can escape half of a UTF-16 pair; such text cannot be saved or shown.
+        raise SessionError(f"{name}: holds text that is not valid Unicode (a lone surrogate).")
     version = data.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if version is None:
         raise SessionError(f"{name}: no schema_version.")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SessionError(f"{name}: schema_version must be a whole number, not {version!r:.40}.")
     if version > SCHEMA_VERSION:
         raise SessionError(
             f"{name}: schema_version {version} is newer than this workbench "
@@ -191,7 +248,7 @@ def parse_session(raw: bytes, name: str) -> Session:
         version += 1
     try:
         return Session.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise SessionError(f"{name}: a field is missing or has the wrong type ({exc}).") from None
 
 
@@ -344,6 +401,7 @@ class SessionStore:
         Files unchanged since the index was written (same size and mtime) are
         not opened again; the index is rewritten when anything changed.
         """
+        self._sweep_temporaries()
         index_path = self.root / INDEX_NAME
         old = self._read_index(index_path)
         fresh: dict[str, dict[str, Any]] = {}
@@ -353,13 +411,14 @@ class SessionStore:
         for entry in self.files():
             stat = entry.stat()
             key = [stat.st_size, stat.st_mtime_ns]
-            cached = old.get(entry.name)
-            if cached is not None and cached.get("key") == key:
-                fresh[entry.name] = cached
-                if cached.get("error"):
-                    errors.append(SessionError(cached["error"]))
+            cached = _cached_entry(old.get(entry.name), key, entry.path)
+            if cached is not None:
+                if isinstance(cached, SessionError):
+                    fresh[entry.name] = {"key": key, "error": cached.message}
+                    errors.append(cached)
                 else:
-                    summaries.append(SessionSummary(**_summary_fields(cached["summary"])))
+                    fresh[entry.name] = {"key": key, "summary": cached.to_dict()}
+                    summaries.append(cached)
                 continue
             changed = True
             try:
@@ -378,6 +437,18 @@ class SessionStore:
         summaries.sort(key=lambda s: (s.created, s.id), reverse=True)
         return summaries, errors
 
+    def _sweep_temporaries(self) -> None:
+        """Remove the temporary files of saves whose writer died before its rename."""
+        if not self.root.is_dir():
+            return
+        old = time.time() - STALE_TEMPORARY_S
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if entry.stat().st_mtime < old:
+                            os.unlink(entry.path)
+
     def _read_index(self, path: Path) -> dict[str, dict[str, Any]]:
         """The index's entries, or nothing when it is missing, stale or broken."""
         try:
@@ -390,13 +461,33 @@ class SessionStore:
         return files if isinstance(files, dict) else {}
 
 
-def _summary_fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **data,
-        "models": tuple(data["models"]),
-        "states": tuple(data["states"]),
-        "tags": tuple(data["tags"]),
-    }
+def _cached_entry(entry: Any, key: list[int], path: str) -> SessionSummary | SessionError | None:
+    """An index entry for a file unchanged since (same ``key``), or ``None`` to read the file.
+
+    The index is only a cache: an entry of the wrong shape (another version, a
+    sync tool's merge, a hand edit) means reading the file again, never a crash.
+    The path is the file's own: a folder copied with its index keeps no stale path.
+    """
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    error = entry.get("error")
+    if isinstance(error, str) and error.startswith(f"{os.path.basename(path)}: "):
+        return SessionError(error)
+    data = entry.get("summary")
+    text = ("id", "path", "created", "mode", "first_line")
+    lists = ("models", "states", "tags")
+    if (
+        not isinstance(data, dict)
+        or set(data) != {*text, *lists, "rated"}
+        or not all(isinstance(data[name], str) for name in text)
+        or not isinstance(data["rated"], bool)
+        or not all(
+            isinstance(data[name], list) and all(isinstance(item, str) for item in data[name])
+            for name in lists
+        )
+    ):
+        return None
+    return SessionSummary(**{**data, **{name: tuple(data[name]) for name in lists}, "path": path})
 
 
 class SessionRecorder:

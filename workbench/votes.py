@@ -95,7 +95,14 @@ def collect(
         for item in session.ratings["votes"]:
             item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
             votes.append(
-                Vote(item["a"], item["b"], item["outcome"], session.id, item["at"], item_tags)
+                Vote(
+                    item["a"],
+                    item["b"],
+                    item["outcome"],
+                    session.id,
+                    item.get("at", 0.0),
+                    item_tags,
+                )
             )
         for item in session.ratings["scores"]:
             item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
@@ -106,7 +113,7 @@ def collect(
                     item_tags,
                     item.get("note", ""),
                     session.id,
-                    item["at"],
+                    item.get("at", 0.0),
                 )
             )
     if tag is not None or since is not None:

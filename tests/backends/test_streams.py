@@ -204,7 +204,8 @@ def test_api_key_missing_names_the_variable_only(monkeypatch):
     with pytest.raises(BackendError, match=r"WB_NOPE is not set"):
         api_key("WB_NOPE", "http://h")
     monkeypatch.setenv("WB_YES", "  secret-value ")
-    assert api_key("WB_YES", "http://h") == "secret-value"
+    key = api_key("WB_YES", "http://h")
+    assert key.reveal() == "secret-value" and "secret-value" not in repr(key)
     assert api_key(None, "http://h") is None
 
 

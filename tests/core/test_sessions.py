@@ -261,7 +261,7 @@ def test_list_of_a_missing_folder_is_empty(tmp_path):
 def test_list_is_newest_first_and_summarises(tmp_sessions):
     old = make_session("old\nsecond line", created="2025-01-01T00:00:00+00:00")
     new = make_session("\n  \nnew one", created="2026-01-01T00:00:00+00:00")
-    new.ratings["votes"].append({"a": "x", "b": "y", "winner": "a"})
+    new.ratings["votes"].append({"a": "x", "b": "y", "outcome": "a"})
     for session in (old, new):
         tmp_sessions.save(session)
     summaries, errors = tmp_sessions.list()

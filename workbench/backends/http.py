@@ -14,6 +14,8 @@ import email.utils
 import inspect
 import json
 import os
+import socket
+import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -53,7 +55,7 @@ def describe_error(raw: Any) -> str:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         try:
             raw = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return snip(" ".join(text.split())) or "(no details)"
     if isinstance(raw, dict):
         for key in ("error", "message", "detail"):
@@ -163,7 +165,30 @@ def base_url(url: str | None) -> str:
     return str(url).rstrip("/")
 
 
-def api_key(env_name: str | None, server: str) -> str | None:
+class Secret:
+    """An API key read from the environment, which never shows itself.
+
+    Its ``repr`` names only the variable, so a traceback that prints local
+    variables (Textual's crash report does) or a log of an object holding one
+    cannot show the key. ``reveal()`` is called where the key is sent.
+    """
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str) -> None:
+        self._value = value
+        self.source = source
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<API key from ${self.source}>"
+
+    __str__ = __repr__
+
+
+def api_key(env_name: str | None, server: str) -> Secret | None:
     """The API key from the variable named in config, read now; the value is never stored."""
     if not env_name:
         return None
@@ -174,18 +199,31 @@ def api_key(env_name: str | None, server: str) -> str | None:
             f"API key for {server}.",
             title="API key missing",
         )
-    return value
+    if not all(" " <= char <= "~" for char in value):
+        # httpx would refuse the header with the key quoted in its message (a line
+        # break), or fail with a bare UnicodeEncodeError (a non-ASCII character).
+        raise BackendError(
+            f"The API key in {env_name} holds a line break, a control or a non-ASCII "
+            "character, which cannot be sent in an HTTP header. Check the variable's value.",
+            title="API key unusable",
+        )
+    return Secret(value, env_name)
 
 
-def auth_headers(key: str | None) -> dict[str, str]:
-    """The ``Authorization`` header for ``key``, or none without a key."""
-    return {"Authorization": f"Bearer {key}"} if key else {}
+def auth_headers(key: Secret | None) -> httpx.Headers:
+    """The ``Authorization`` header for ``key``, or none without a key.
+
+    ``httpx.Headers`` rather than a dict: its ``repr`` hides the value, so the
+    frames of a request being sent show no key in a traceback either.
+    """
+    return httpx.Headers({"Authorization": f"Bearer {key.reveal()}"} if key else {})
 
 
-def scrub(error: WorkbenchError, secret: str | None) -> WorkbenchError:
+def scrub(error: WorkbenchError, secret: Secret | str | None) -> WorkbenchError:
     """``error`` with ``secret`` blanked out of its message (servers may echo a key)."""
-    if secret and secret in error.message:
-        error.message = error.message.replace(secret, "***")
+    value = secret.reveal() if isinstance(secret, Secret) else secret
+    if value and value in error.message:
+        error.message = error.message.replace(value, "***")
         error.args = (error.message,)
     return error
 
@@ -193,6 +231,21 @@ def scrub(error: WorkbenchError, secret: str | None) -> WorkbenchError:
 def connect_error(exc: Exception, server: str) -> ConnectError:
     """The error for a server that cannot be reached, with the question that helps."""
     reason = str(exc) or type(exc).__name__
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return ConnectError(
+                f"The TLS handshake with {server} failed ({cause.reason or cause}). If the "
+                "server speaks plain HTTP, use an http:// URL; otherwise check its certificate.",
+                title="TLS failed",
+            )
+        if isinstance(cause, socket.gaierror):
+            host = httpx.URL(server).host
+            return ConnectError(
+                f"Cannot find the host {host!r} of {server} ({cause.strerror}). Check the URL.",
+                title="Unknown host",
+            )
+        cause = cause.__cause__ or cause.__context__
     return ConnectError(
         f"Cannot connect to {server} ({reason}). Is the server running at {server}?"
     )
@@ -295,6 +348,10 @@ def http_error(response: httpx.Response, body: bytes, server: str) -> BackendErr
     message = f"{server} answered HTTP {status} {response.reason_phrase}: {describe_error(body)}"
     if status in (401, 403):
         message += " Check the API key."
+    location = response.headers.get("location")
+    if 300 <= status < 400 and location:
+        # Redirects are not followed (a POST would turn into a GET, and a loop never ends).
+        message += f" It redirects to {snip(location)}: set the model's url to the final address."
     wait = response.headers.get("retry-after")
     if status == 429 and wait:
         message += f" (The server asks to retry after {wait}.)"
@@ -350,7 +407,7 @@ class StreamingClient:
         body: dict[str, Any],
         parse: Callable[[AsyncIterable[bytes]], AsyncIterable[dict[str, Any]]],
         *,
-        secret: str | None = None,
+        secret: Secret | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """POST ``body`` as JSON; yield the objects ``parse`` reads from the answer."""
         self.cancelled = False

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -35,7 +36,11 @@ from workbench.request import (
 # How long a cancelled generation may take to stop before its worker is killed
 # (a long prompt being evaluated cannot stop between tokens).
 CANCEL_GRACE_S = 3.0
+#: An idle worker that does not answer a ping this fast is taken for dead and replaced.
+PING_TIMEOUT_S = 5.0
 STDERR_TAIL_BYTES = 4000
+#: Names of environment variables that hold secrets (MISTRAL_API_KEY, HF_TOKEN, …).
+_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 
 
 class LlamaCppBackend:
@@ -86,7 +91,8 @@ class LlamaCppBackend:
                 event = await self._receive()
                 if event is None:
                     raise ModelLoadError(
-                        f"llama.cpp could not load {path.name}: {self._death_note()}"
+                        f"llama.cpp could not load {path.name}; its worker process died: "
+                        f"{self._death_note()}"
                     )
                 if event["ev"] == "progress":
                     progress(float(event["p"]))
@@ -99,10 +105,17 @@ class LlamaCppBackend:
                     raise ModelLoadError(f"{path.name}: {event['message']}")
 
     async def _start_worker(self) -> None:
+        if self._stderr_path is not None:  # a dead worker's log: its last words are told
+            with contextlib.suppress(OSError):
+                self._stderr_path.unlink()
         fd, name = tempfile.mkstemp(prefix=f"workbench-{self.spec.name}-", suffix=".log")
         self._stderr_path = Path(name)
-        env = dict(os.environ)
+        # The worker parses model files from anywhere: it gets no API keys or tokens.
+        env = {name: value for name, value in os.environ.items() if not _SECRET.search(name)}
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # On an abort, ggml would run gdb for a backtrace: slow, and its output buries
+        # the GGML_ASSERT line that the death note quotes.
+        env.setdefault("GGML_NO_BACKTRACE", "1")
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -138,12 +151,14 @@ class LlamaCppBackend:
         self._cancel_requested = False
         self._generation += 1
         self._streaming = True  # from here a cancel counts, even while a worker restarts
-        if self._proc is None or self._proc.returncode is not None:
-            try:
+        try:
+            if self._proc is not None and self._proc.returncode is None and not await self._alive():
+                await self._kill()  # it died idle, so recently that its exit is not seen yet
+            if self._proc is None or self._proc.returncode is not None:
                 await self.load(lambda _p: None)  # a dead worker restarts for the next prompt
-            except BaseException:
-                self._streaming = False
-                raise
+        except BaseException:
+            self._streaming = False
+            raise
         if self._cancel_requested:
             self._streaming = False
             return
@@ -208,6 +223,25 @@ class LlamaCppBackend:
             info=info,
         )
 
+    async def _alive(self) -> bool:
+        """Whether the idle worker still answers a ping.
+
+        A worker killed while idle (by the user, out of memory) is only seen dead
+        once the event loop learns of its exit, some milliseconds later; a prompt
+        sent in between would fail instead of starting a new worker.
+        """
+        async with self._lock:
+            try:
+                await self._send({"op": "ping"})
+                while True:
+                    event = await asyncio.wait_for(self._receive(), PING_TIMEOUT_S)
+                    if event is None:
+                        return False
+                    if event["ev"] == "pong":
+                        return True
+            except (WorkerDied, TimeoutError):
+                return False
+
     async def set_threads(self, threads: int) -> None:
         if self._streaming:
             with contextlib.suppress(BackendError):
@@ -241,6 +275,9 @@ class LlamaCppBackend:
             proc.stdin.write((json.dumps(command) + "\n").encode())
             await proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
+            # The pipe broke as the worker died; its exit status says how.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5)
             raise WorkerDied(f"The model's worker process ended: {self._death_note()}") from None
 
     async def _receive(self) -> dict[str, Any] | None:

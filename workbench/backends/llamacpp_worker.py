@@ -5,14 +5,15 @@ commands on stdin, events on a private copy of stdout. llama.cpp's own output
 (fd 1 and 2) goes to the stderr the parent chose, so it never reaches the
 terminal Textual draws on, and a llama.cpp abort kills only this process.
 
-Commands: ``load``, ``generate``, ``cancel``, ``threads``.
+Commands: ``load``, ``generate``, ``cancel``, ``threads``, ``ping``.
 Events: ``progress``, ``ready``, ``text`` (pieces with monotonic stamps),
-``done`` (exact counts, perf counters), ``error``.
+``done`` (exact counts, perf counters), ``error``, ``pong``.
 """
 
 from __future__ import annotations
 
 import codecs
+import collections
 import json
 import os
 import queue
@@ -33,16 +34,21 @@ class Channel:
     def __init__(self) -> None:
         self._out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
         os.dup2(2, 1)  # anything llama.cpp prints on stdout now goes to stderr
+        self._lock = threading.Lock()  # the main thread and Control's both send
 
     def send(self, event: str, **data: Any) -> None:
-        self._out.write(json.dumps({"ev": event, **data}, ensure_ascii=False) + "\n")
-        self._out.flush()
+        line = json.dumps({"ev": event, **data}, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._out.write(line)
+            self._out.flush()
 
 
 class Control:
-    """Reads stdin in a thread so ``cancel`` and ``threads`` arrive mid-generation."""
+    """Reads stdin in a thread so ``cancel`` and ``threads`` arrive mid-generation, and
+    ``ping`` is answered even while the model is busy."""
 
-    def __init__(self) -> None:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
         self.commands: queue.Queue[dict[str, Any]] = queue.Queue()
         # The id of the generation to stop; a cancel may arrive before its
         # generate command is read, never applies to a later one.
@@ -60,15 +66,58 @@ class Control:
                 self.cancel_id = int(command.get("id", -1))
             elif command.get("op") == "threads":
                 self.threads = int(command["n"])
+            elif command.get("op") == "ping":
+                self.channel.send("pong")
             else:
                 self.commands.put(command)
         os._exit(0)  # the parent is gone: nothing left to answer
+
+
+class LlamaLog:
+    """llama.cpp's last log lines, so that a model that fails to load can say why.
+
+    llama-cpp-python prints them only when verbose and hides stderr while a
+    model loads, so the reason ("unknown model architecture", "tensor … has
+    wrong shape", "data is not within the file bounds") would be lost.
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        self.lines: collections.deque[str] = collections.deque(maxlen=64)
+
+        @llama_cpp.llama_log_callback
+        def callback(level: int, text: bytes, user_data: Any) -> None:
+            self.lines.append(text.decode("utf-8", "replace"))
+
+        self._callback = callback  # llama.cpp keeps a pointer to it
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def reason(self) -> str | None:
+        """What llama.cpp said went wrong with the model it just tried to load."""
+        said = next(
+            (
+                after.strip()
+                for line in self.lines
+                for _, found, after in [line.partition("error loading model: ")]
+                if found and after.strip()
+            ),
+            None,
+        )
+        # A damaged header is told by the GGUF reader; the loader only says it failed.
+        header = next((ln.strip() for ln in self.lines if ln.startswith("gguf_")), None)
+        if header and (said is None or "failed to load model from" in said):
+            return header
+        return said
 
 
 class Model:
     def __init__(self, channel: Channel, control: Control) -> None:
         self.channel = channel
         self.control = control
+        self.log: LlamaLog | None = None
         self.llm: Any = None
         self.template: Any = None
         self.stop_ids: frozenset[int] = frozenset()
@@ -83,13 +132,21 @@ class Model:
         from workbench.catalog import chat_template
 
         cores = int(command.get("threads") or os.cpu_count() or 1)
-        self.llm = Llama(
-            model_path=path,
-            n_ctx=int(command.get("n_ctx") or 4096),
-            n_threads=cores,
-            n_threads_batch=cores,
-            verbose=False,
-        )
+        self.log = self.log or LlamaLog()
+        self.log.lines.clear()
+        try:
+            self.llm = Llama(
+                model_path=path,
+                n_ctx=int(command.get("n_ctx") or 4096),
+                n_threads=cores,
+                n_threads_batch=cores,
+                verbose=False,
+            )
+        except ValueError as exc:
+            reason = self.log.reason()
+            if reason is None:
+                raise
+            raise ValueError(f"llama.cpp cannot load it: {reason}") from exc
         metadata = dict(self.llm.metadata)
         self.info = {
             "architecture": metadata.get("general.architecture"),
@@ -278,7 +335,7 @@ def _warm_page_cache(path: str, progress: Any) -> None:
 
 def main() -> None:
     channel = Channel()
-    control = Control()
+    control = Control(channel)
     model = Model(channel, control)
     while True:
         command = control.commands.get()

@@ -14,6 +14,7 @@ import httpx
 
 from workbench.backends.base import ProgressCallback
 from workbench.backends.http import (
+    Secret,
     StreamingClient,
     Timeouts,
     api_key,
@@ -190,7 +191,9 @@ def has_model(names: list[str], model: str) -> bool:
     return model in names or (not tagged and f"{model}:latest" in names)
 
 
-async def _tags(client: httpx.AsyncClient, base: str, key: str | None, timeout: float) -> list[str]:
+async def _tags(
+    client: httpx.AsyncClient, base: str, key: Secret | None, timeout: float
+) -> list[str]:
     try:
         response = await client.get(f"{base}/api/tags", headers=auth_headers(key), timeout=timeout)
     except httpx.TimeoutException as exc:

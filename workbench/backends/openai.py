@@ -17,6 +17,7 @@ import httpx
 
 from workbench.backends.base import ProgressCallback
 from workbench.backends.http import (
+    Secret,
     StreamClock,
     StreamingClient,
     Timeouts,
@@ -108,7 +109,7 @@ class OpenAIBackend:
         yield usage
 
     async def _count_with_server_tokenizer(
-        self, usage: Usage, request: Request, text: str, key: str | None
+        self, usage: Usage, request: Request, text: str, key: Secret | None
     ) -> Usage:
         """Counts from the server's own tokenizer when its stream carried no ``usage``.
 
@@ -136,7 +137,7 @@ class OpenAIBackend:
                 return None
             try:
                 return count_of(response.json().get("count"))
-            except ValueError:
+            except (ValueError, RecursionError, AttributeError):
                 return None
 
         empty = await count("")  # the BOS the tokenizer adds, if any
@@ -242,7 +243,7 @@ def _timings(data: dict[str, Any]) -> ServerTimings:
 
 
 async def _get_models(
-    client: httpx.AsyncClient, base: str, key: str | None, timeout: float
+    client: httpx.AsyncClient, base: str, key: Secret | None, timeout: float
 ) -> httpx.Response:
     try:
         return await client.get(f"{base}/models", headers=auth_headers(key), timeout=timeout)

@@ -9,6 +9,7 @@ one line. Sending the request is ``workbench.backends.http``'s job.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ __all__ += ["StreamClock", "Timeouts", "api_key", "describe_error", "retry_after
 
 #: A token stream never needs a longer line; a broken server may send endless bytes.
 MAX_LINE = 1 << 20
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 # --- parsers -------------------------------------------------------------------------
@@ -193,8 +195,20 @@ def parse_json(text: str) -> dict[str, Any]:
         raise StreamProtocolError(
             f"The server sent something that is not valid JSON ({exc.msg}): {snip(text)!r}"
         ) from None
+    except RecursionError:
+        raise StreamProtocolError(
+            f"The server sent JSON nested too deeply to read: {snip(text[:40])!r}"
+        ) from None
     if not isinstance(value, dict):
         raise StreamProtocolError(f"The server sent JSON that is not an object: {snip(text)!r}")
+    if "\\u" in text and _LONE_SURROGATE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise StreamProtocolError(
+                "The server sent text that is not valid Unicode (an escaped lone surrogate, "
+                f"half of a character): {snip(text)!r}"
+            ) from None
     return value
 
 
