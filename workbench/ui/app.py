@@ -84,6 +84,23 @@ class WorkbenchApp(App[int]):
                 )
         return DEFAULT_THEME if DEFAULT_THEME in known else "textual-dark"
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report, but without local variables.
+
+        Textual prints the locals of every frame; they can hold prompts,
+        answers and paths, which have no place in a terminal scrollback.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's built-in themes lack our variables; these keep the CSS valid with them.
         return dict(VARIABLE_DEFAULTS)
