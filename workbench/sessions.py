@@ -485,6 +485,9 @@ def _cached_entry(entry: Any, key: list[int], path: str) -> SessionSummary | Ses
             isinstance(data[name], list) and all(isinstance(item, str) for item in data[name])
             for name in lists
         )
+        # A file is named after its session's id; an entry that says otherwise
+        # was damaged (or the file was renamed): read the file itself.
+        or f"{data['id']}.json" != os.path.basename(path)
     ):
         return None
     return SessionSummary(**{**data, **{name: tuple(data[name]) for name in lists}, "path": path})
