@@ -127,6 +127,10 @@ def check_killed_run(recorder, store, killer: Killer, where: str) -> None:
     assert other.output_tokens >= 1 and other.text.strip(), where
     if killer.killed is None or killer.killed[1] == IDLE:
         assert small.state == "done", (where, small.error)
+    elif small.state == "done" and killer.killed[1] == "streaming":
+        # The signal landed after the worker had written its last token and its
+        # final report: the answer is whole, and it is right to keep it.
+        assert small.finish_reason is not None and small.output_tokens, where
     elif small.state == "done":
         # Killed after its load but before its prompt was sent: the dead worker was seen
         # (it did not answer a ping) and replaced at once, so the run did not fail.
@@ -206,6 +210,8 @@ async def test_worker_sigkilled_at_random_points(bundled, tmp_sessions, private_
             small = recorder.session.runs[0]
             if killer.killed is None:
                 phases["none (the run ended first)"] += 1
+            elif small.state == "done" and killer.killed[1] == "streaming":
+                phases["after its last token"] += 1
             elif small.state == "done" and killer.killed[1] != IDLE:
                 phases["before its prompt (replaced)"] += 1
             else:
@@ -228,7 +234,8 @@ async def test_worker_sigkilled_at_random_points(bundled, tmp_sessions, private_
         await runner.pool.close()
     assert worker_logs(private_tmp, "smollm2") == worker_logs(private_tmp, "gemma3") == []
     # Most kills fell inside the model's run, as drawn (not after it ended).
-    assert phases["none (the run ended first)"] + phases[IDLE] <= KILLS // 3, phases
+    missed = phases["none (the run ended first)"] + phases[IDLE] + phases["after its last token"]
+    assert missed <= KILLS // 3, phases
     elapsed = time.monotonic() - started
     restart_s.sort()
     figure(
