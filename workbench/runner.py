@@ -9,13 +9,13 @@ model's ``Failed`` event.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from workbench.backends.base import Backend, create_backend
 from workbench.config import ModelSpec
+from workbench.cpu import CoreWatch, available_cores
 from workbench.errors import BackendError, WorkbenchError
 from workbench.events import (
     Cancelled,
@@ -32,13 +32,6 @@ from workbench.events import (
 from workbench.request import Request, TextChunk, Usage
 
 Listener = Callable[[Event], None]
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def split_threads(cores: int, count: int) -> list[int]:
@@ -58,11 +51,19 @@ class ThreadBudget:
     and then has to share them in the middle of a prompt (a prompt cannot
     change threads until it is evaluated, and spinning ggml threads make
     oversubscription several times slower). When a model finishes, the others
-    get its cores at their next token.
+    get its cores at their next token. ``measure``, when given, says at the
+    first admission how many cores are free now (see ``workbench.cpu``).
     """
 
-    def __init__(self, cores: int, emit: Listener, expected: int = 0) -> None:
+    def __init__(
+        self,
+        cores: int,
+        emit: Listener,
+        expected: int = 0,
+        measure: Callable[[], int] | None = None,
+    ) -> None:
         self.cores = max(1, cores)
+        self._measure = measure
         self._expected = expected
         self._arrived = 0
         self._waiting: list[tuple[str, Backend]] = []
@@ -81,6 +82,8 @@ class ThreadBudget:
             while name not in self._active:
                 await self._changed.wait_for(lambda: name in self._active or self._can_admit())
                 if name not in self._active:
+                    if self._measure is not None:
+                        self.cores, self._measure = max(1, self._measure()), None
                     while self._waiting and len(self._active) < self.cores:
                         waiting_name, waiting_backend = self._waiting.pop(0)
                         self._active[waiting_name] = waiting_backend
@@ -156,6 +159,8 @@ class Runner:
     def __init__(self, pool: BackendPool | None = None, cores: int | None = None) -> None:
         self.pool = pool or BackendPool()
         self.cores = cores or available_cores()
+        # Given no core count, leave out the cores other processes keep busy.
+        self._watch = CoreWatch(self.cores) if cores is None else None
         self._listeners: list[Listener] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
@@ -204,7 +209,9 @@ class Runner:
     ) -> list[ModelRun]:
         self._runs = runs
         local = sum(1 for spec in specs if self._is_local(spec))
-        budget = ThreadBudget(self.cores, self._emit, local if schedule == "parallel" else 0)
+        measure = self._watch.free if self._watch is not None else None
+        expected = local if schedule == "parallel" else 0
+        budget = ThreadBudget(self.cores, self._emit, expected, measure)
         one_at_a_time = asyncio.Semaphore(1) if schedule == "sequential" else None
         for spec in specs:
             request = requests if isinstance(requests, Request) else requests[spec.name]
@@ -220,6 +227,8 @@ class Runner:
         }
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks = {}
+        if self._watch is not None:
+            self._watch.rest()
         return [runs[spec.name] for spec in specs]
 
     def _is_local(self, spec: ModelSpec) -> bool:
@@ -271,6 +280,9 @@ class Runner:
                 acquired = True
                 request = replace(request, threads=await budget.acquire(spec.name, backend))
                 run.threads = request.threads
+                if self._watch is not None and self._watch.busy is not None:
+                    # Why a model may get fewer threads than there are cores.
+                    run.info["cores_busy_elsewhere"] = round(self._watch.busy, 2)
             await self._stream(spec, backend, request, run, task)
         except asyncio.CancelledError:
             run.state = "cancelled"

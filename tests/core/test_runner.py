@@ -330,6 +330,43 @@ async def test_one_local_model_alone_gets_every_core(scripted):
     assert result.threads == 2
 
 
+class BusyMachine:
+    """A CoreWatch that finds one of two cores busy with someone else's work."""
+
+    def __init__(self) -> None:
+        self.busy: float | None = None
+        self.looks = 0
+
+    def free(self) -> int:
+        self.looks += 1
+        self.busy = 1.2
+        return 1
+
+    def rest(self) -> None:
+        pass
+
+
+async def test_cores_busy_elsewhere_are_left_out(scripted):
+    runner = Runner()
+    runner._watch = watch = BusyMachine()
+    specs = [scripted.spec(n, local=True, delay=0.005) for n in ("a", "b")]
+    runs = await run(runner, specs)
+    assert [r.state for r in runs] == ["done", "done"]
+    # One free core: one model at a time, one thread each, and the session says why.
+    assert scripted.backends["a"].threads_given == [1]
+    assert scripted.backends["b"].threads_given == [1]
+    assert scripted.activity.max_thread_sum <= 1
+    assert [r.info["cores_busy_elsewhere"] for r in runs] == [1.2, 1.2]
+    assert watch.looks == 1  # measured once, when the models were ready
+
+
+async def test_a_given_core_count_is_not_measured(scripted):
+    runner = Runner(cores=2)
+    assert runner._watch is None
+    (result,) = await run(runner, [scripted.spec("a", local=True)])
+    assert result.threads == 2 and "cores_busy_elsewhere" not in result.info
+
+
 async def test_more_cores_are_split(scripted):
     specs = [scripted.spec(n, local=True, delay=0.005) for n in ("a", "b")]
     await run(Runner(cores=4), specs)
