@@ -222,6 +222,30 @@ async def test_cancel_all_then_the_next_prompt_at_once(runner, bundled, monkeypa
     assert {name: runner.pool.loaded(name)._proc.pid for name in MODELS} == pids
 
 
+@pytest.mark.slow
+async def test_an_abandoned_stream_leaves_nothing_for_the_next_prompt(bundled):
+    """A reader that stops early (no cancel) must not see its tail in the next answer."""
+    backend = llamacpp_module.LlamaCppBackend(bundled.model("smollm2"))
+    await backend.load(lambda _p: None)
+    try:
+        counting = Request.completion("1, 2, 3, 4,", sampling=sampling(200))
+        asked = Request.completion("The capital of France is", sampling=sampling(12))
+
+        async def answer(request):
+            parts = [c.text async for c in backend.stream(request) if hasattr(c, "text")]
+            return "".join(parts)
+
+        fresh = await asyncio.wait_for(answer(asked), DEADLINE_S)
+        stream = backend.stream(counting)
+        async for _chunk in stream:
+            break  # the reader walks away while the worker is mid-answer
+        await stream.aclose()
+        after = await asyncio.wait_for(answer(asked), DEADLINE_S)
+        assert after == fresh  # the same seed: the same answer, no stale numbers in it
+    finally:
+        await backend.close()
+
+
 # --- templates (fast) ------------------------------------------------------------------
 
 

@@ -177,22 +177,30 @@ class LlamaCppBackend:
             "threads": request.threads,
         }
         async with self._lock:
+            ended = False
             try:
                 await self._send(command)
-                async for chunk in self._events():
+                async for chunk in self._events(self._generation):
                     yield chunk
+                ended = True
             finally:
+                if not ended and not self._cancel_requested:
+                    # Abandoned (the reader stopped): the worker need not go on.
+                    with contextlib.suppress(BackendError):
+                        await self._send({"op": "cancel", "id": self._generation})
                 self._streaming = False
                 if self._kill_timer is not None:
                     self._kill_timer.cancel()
                     self._kill_timer = None
 
-    async def _events(self) -> AsyncIterator[Chunk]:
+    async def _events(self, generation: int) -> AsyncIterator[Chunk]:
         while True:
             event = await self._receive()
             if event is None:
                 raise WorkerDied(f"The model's worker process ended: {self._death_note()}")
             kind = event["ev"]
+            if event.get("g") not in (None, generation):
+                continue  # the rest of an earlier prompt that was abandoned
             if kind == "text":
                 for text, stamp in event["p"]:
                     yield TextChunk(text, stamp)

@@ -258,7 +258,7 @@ class Model:
                 finish = "stop"
                 break
             if pending and (last_flush == 0.0 or now - last_flush >= FLUSH_INTERVAL_S):
-                self.channel.send("text", p=pending)
+                self.channel.send("text", g=generation, p=pending)
                 pending, last_flush = [], now
             if output >= max_tokens:
                 break
@@ -273,10 +273,11 @@ class Model:
         if len(visible) > sent:
             pending.append([visible[sent:], time.monotonic()])
         if pending:
-            self.channel.send("text", p=pending)
+            self.channel.send("text", g=generation, p=pending)
         perf = llama_cpp.llama_perf_context(llm.ctx)
         self.channel.send(
             "done",
+            g=generation,
             prompt_tokens=len(tokens),
             output_tokens=output,
             finish_reason=finish,
@@ -347,6 +348,8 @@ def main() -> None:
         except Exception as exc:
             channel.send(
                 "error",
+                # Which prompt failed (a load has none): the parent skips stale events.
+                g=int(command.get("id", 0)) if command["op"] == "generate" else None,
                 type=type(exc).__name__,
                 title=getattr(exc, "title", "Model error"),
                 message=getattr(exc, "message", None) or str(exc) or type(exc).__name__,
