@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Hashable
 from datetime import datetime
 
 from workbench.errors import SessionError, UsageError
@@ -80,7 +81,12 @@ def add_vote(
 def collect(
     store: SessionStore, *, tag: str | None = None, since: datetime | None = None
 ) -> tuple[list[Vote], list[Score], list[SessionError]]:
-    """Every vote and score in the store (with session tags), filtered by tag and date."""
+    """Every vote and score in the store (with session tags), filtered by tag and date.
+
+    A rating given again replaces the earlier one: the latest score of a model in
+    a session, and the latest vote on a pair in a session, are the ones that
+    count (the file keeps them all, as history).
+    """
     summaries, errors = store.list()
     votes: list[Vote] = []
     scores: list[Score] = []
@@ -92,7 +98,7 @@ def collect(
         except SessionError as exc:
             errors.append(exc)
             continue
-        for item in session.ratings["votes"]:
+        for item in _latest(session.ratings["votes"], lambda v: frozenset((v["a"], v["b"]))):
             item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
             votes.append(
                 Vote(
@@ -104,7 +110,7 @@ def collect(
                     item_tags,
                 )
             )
-        for item in session.ratings["scores"]:
+        for item in _latest(session.ratings["scores"], lambda v: v["model"]):
             item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
             scores.append(
                 Score(
@@ -122,3 +128,9 @@ def collect(
         votes = select(votes, tag=tag, since=since)
         scores = select(scores, tag=tag, since=since)
     return votes, scores, errors
+
+
+def _latest(items: list[dict], key: Callable[[dict], Hashable]) -> list[dict]:
+    """The last of the items that share a key, in the order they were given."""
+    last = {key(item): index for index, item in enumerate(items)}
+    return [item for index, item in enumerate(items) if last[key(item)] == index]

@@ -75,7 +75,7 @@ def test_free_cores(cores: int, busy: float | None, free: int) -> None:
 def spin(seconds: float, *, via_shell: bool) -> subprocess.Popen:
     code = [sys.executable, "-c", SPIN.format(s=seconds)]
     if via_shell:  # a grandchild: someone else's load as far as we can tell
-        return subprocess.Popen(["sh", "-c", f'"$0" -c "$1"; true', *code[0:1], code[2]])
+        return subprocess.Popen(["sh", "-c", '"$0" -c "$1"; true', *code[0:1], code[2]])
     return subprocess.Popen(code)
 
 

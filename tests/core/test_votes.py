@@ -68,4 +68,19 @@ def test_two_processes_voting_on_one_session_lose_no_vote(tmp_sessions: SessionS
         ("alpha", 4, ["py"], "fine")
     ]
     votes, scores, errors = collect(tmp_sessions)
-    assert len(votes) == 2 * VOTES_EACH and len(scores) == 1 and errors == []
+    # The file keeps every vote; the leaderboard counts the latest on the pair.
+    assert [v.outcome for v in votes] == [saved["votes"][-1]["outcome"]]
+    assert len(scores) == 1 and errors == []
+
+
+def test_a_rating_given_again_replaces_the_earlier_one(tmp_sessions: SessionStore):
+    session = _session(tmp_sessions)
+    add_score(tmp_sessions, session.id, "alpha", 2)
+    add_vote(tmp_sessions, session.id, "alpha", "beta", "a")
+    add_score(tmp_sessions, session.id, "alpha", 5, note="second look")
+    add_vote(tmp_sessions, session.id, "beta", "alpha", "tie")  # the same pair, either order
+    saved = tmp_sessions.load(session.id).ratings
+    assert len(saved["scores"]) == 2 and len(saved["votes"]) == 2  # history kept
+    votes, scores, _ = collect(tmp_sessions)
+    assert [(s.model, s.score, s.note) for s in scores] == [("alpha", 5, "second look")]
+    assert [(v.model_a, v.model_b, v.outcome) for v in votes] == [("beta", "alpha", "tie")]
