@@ -56,6 +56,8 @@ class Config:
     models: tuple[ModelSpec, ...]
     path: Path | None = None
     schedule: str = "parallel"
+    #: llama.cpp threads to share among local models; None: the cores free at each run.
+    threads: int | None = None
     sessions_dir: Path | None = None
     sampling: Sampling = field(default_factory=Sampling)
     theme: str | None = None
@@ -101,6 +103,7 @@ _MODEL_KEYS = {
 }
 _DEFAULTS_KEYS = {
     "schedule": ((str,), "a string"),
+    "threads": ((int, str), '"auto" or a number of threads'),
     "sessions_dir": ((str,), "a string"),
     "sampling": ((dict,), "a table"),
 }
@@ -252,6 +255,11 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     schedule = defaults.get("schedule", "parallel")
     if schedule not in SCHEDULES:
         check.fail(f"'schedule' must be one of {', '.join(SCHEDULES)}.", ("defaults",), "schedule")
+    threads = defaults.get("threads", "auto")
+    if threads != "auto" and (isinstance(threads, str) or threads < 1):
+        check.fail(
+            "'threads' must be \"auto\" or a whole number of at least 1.", ("defaults",), "threads"
+        )
     sampling = check.sampling(defaults.get("sampling", {}), ("defaults", "sampling"))
     ui = check.table(data.get("ui", {}), _UI_KEYS, ("ui",))
     keys = data.get("keys", {})
@@ -293,6 +301,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         models=tuple(models) if models else bundled_models(),
         path=Path(path) if path != "<config>" else None,
         schedule=schedule,
+        threads=None if threads == "auto" else threads,
         sessions_dir=(base / Path(sessions_dir).expanduser()) if sessions_dir else None,
         sampling=sampling,
         theme=ui.get("theme"),

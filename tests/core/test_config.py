@@ -304,6 +304,19 @@ def test_unknown_schedule(tmp_path):
     assert "sequential" in str(error)
 
 
+@pytest.mark.parametrize(("value", "threads"), [('"auto"', None), ("3", 3), (None, None)])
+def test_threads(tmp_path, value, threads):
+    text = f"[defaults]\nthreads = {value}\n" if value else "[defaults]\n"
+    assert load_config(write(tmp_path, text)).threads == threads
+
+
+@pytest.mark.parametrize("value", ["0", "-2", '"many"', "true", "1.5"])
+def test_bad_threads(tmp_path, value):
+    error = config_error(tmp_path, f'[defaults]\nschedule = "parallel"\nthreads = {value}\n')
+    assert_at(error, tmp_path / "workbench.toml", 3)
+    assert "threads" in str(error) and "auto" in str(error)
+
+
 def test_keys_table(tmp_path):
     text = '[keys]\nrun = "ctrl+r"\n"cancel_all" = "escape"\n'
     config = load_config(write(tmp_path, text))
