@@ -176,6 +176,15 @@ class Delta(Event):
     text: str
     offset: float
 
+    def __init__(self, model: str, text: str, offset: float) -> None:
+        # One Delta per token: writing the fields into __dict__ costs half the
+        # frozen dataclass's own __init__ (an object.__setattr__ per field).
+        # Instances stay frozen: assigning a field still raises.
+        fields = self.__dict__
+        fields["model"] = model
+        fields["text"] = text
+        fields["offset"] = offset
+
 
 @dataclass(frozen=True)
 class ThreadsChanged(Event):

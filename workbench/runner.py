@@ -227,8 +227,8 @@ class Runner:
         }
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks = {}
-        if self._watch is not None:
-            self._watch.rest()
+        if self._watch is not None and local:
+            self._watch.rest()  # only runs that used the cores move the mark
         return [runs[spec.name] for spec in specs]
 
     def _is_local(self, spec: ModelSpec) -> bool:
@@ -316,19 +316,25 @@ class Runner:
         self._emit(Started(spec.name, request.threads))
         sent = run.t_sent = time.monotonic()
         usage: Usage | None = None
+        # Once per token: names bound once, and the listeners called directly.
+        name, listeners, monotonic = spec.name, self._listeners, time.monotonic
         async for chunk in backend.stream(request):
-            if isinstance(chunk, Usage):
-                usage = chunk
+            if not isinstance(chunk, TextChunk):
+                if isinstance(chunk, Usage):
+                    usage = chunk
                 continue
-            if not isinstance(chunk, TextChunk) or not chunk.text:
+            text = chunk.text
+            if not text:
                 continue
-            offset = (chunk.t if chunk.t is not None else time.monotonic()) - sent
+            offset = (monotonic() if chunk.t is None else chunk.t) - sent
             if run.first_token_s is None:
                 run.first_token_s = offset
             run.last_token_s = offset
-            run.chunks.append((offset, chunk.text))
-            run.text += chunk.text
-            self._emit(Delta(spec.name, chunk.text, offset))
+            run.chunks.append((offset, text))
+            run.text += text
+            delta = Delta(name, text, offset)
+            for listener in listeners:
+                listener(delta)
         run.total_s = time.monotonic() - sent
         if spec.name in self._cancelled or usage is None:
             if spec.name in self._cancelled:

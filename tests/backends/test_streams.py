@@ -8,19 +8,12 @@ import time
 
 import pytest
 
-from workbench.backends.streams import (
-    SSEEvent,
-    SSEJson,
-    StreamClock,
-    Timeouts,
-    api_key,
-    describe_error,
-    iter_lines,
-    iter_ndjson,
-    iter_sse,
-    retry_after,
-    scrub,
-)
+from workbench.backends.clock import StreamClock, Timeouts
+from workbench.backends.http import retry_after
+from workbench.backends.http_errors import describe_error
+from workbench.backends.keys import api_key, scrub
+from workbench.backends.lines import iter_lines
+from workbench.backends.streams import SSEEvent, SSEJson, iter_ndjson, iter_sse
 from workbench.errors import BackendError, StreamProtocolError, StreamTimeout
 
 

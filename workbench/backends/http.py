@@ -1,155 +1,39 @@
-"""A server backend's HTTP side: one streaming request, its timeouts, retries and errors.
+"""A server backend's HTTP side: one streaming request, its retries and its reading.
 
-``StreamingClient`` sends a request and hands the answer's bytes to a parser
-from ``workbench.backends.streams``. Only failures before the first byte of the
-answer are retried. Every way a request can go wrong ends as a typed
-``BackendError`` subclass with a message a user can act on, and the API key,
-read from the environment when needed, is blanked out of it.
+``StreamingClient`` sends a request and reads the answer's bytes with a
+decoder from ``workbench.backends.streams``, each read within the gap timeout
+and the deadline (``workbench.backends.clock``). Only failures before the
+first byte of the answer are retried. Every way a request can go wrong ends as
+a typed ``BackendError`` subclass (``workbench.backends.http_errors``) with a
+message a user can act on, and the API key (``workbench.backends.keys``) is
+blanked out of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import inspect
-import json
-import os
-import socket
+import functools
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
-from workbench.errors import (
-    BackendError,
-    ConnectError,
-    StreamProtocolError,
-    StreamTimeout,
-    WorkbenchError,
-)
-
-if TYPE_CHECKING:
-    from workbench.config import ModelSpec
-
-T = TypeVar("T")
+from workbench.backends.clock import GapTimer, StreamClock, Timeouts
+from workbench.backends.http_errors import connect_error, http_error, mid_stream_error
+from workbench.backends.keys import Secret, auth_headers, scrub
+from workbench.backends.streams import Decoder
+from workbench.errors import BackendError, ConnectError, StreamTimeout, WorkbenchError
 
 MAX_ERROR_BODY = 64 * 1024
-SNIPPET = 300
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRIES = 2
 BACKOFF_S = 0.25
 #: A longer Retry-After is reported to the user rather than waited for.
 MAX_RETRY_AFTER_S = 10.0
-
-
-# --- error bodies --------------------------------------------------------------------
-
-
-def describe_error(raw: Any) -> str:
-    """The human part of an error body: OpenAI, Ollama, FastAPI or plain-text shapes."""
-    if isinstance(raw, str | bytes):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        try:
-            raw = json.loads(text)
-        except (ValueError, RecursionError):
-            return snip(" ".join(text.split())) or "(no details)"
-    if isinstance(raw, dict):
-        for key in ("error", "message", "detail"):
-            if raw.get(key):
-                return describe_error(raw[key]) if key == "error" else snip(str(raw[key]))
-    return snip(str(raw) if isinstance(raw, str) else json.dumps(raw))
-
-
-def snip(text: str) -> str:
-    """``text``, cut to ``SNIPPET`` characters for an error message."""
-    return text if len(text) <= SNIPPET else text[:SNIPPET] + "…"
-
-
-# --- timeouts ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """``connect`` to open a connection; ``gap``, the longest silence between two
-    payloads (keep-alives do not count); ``deadline``, the whole request."""
-
-    connect: float = 10.0
-    gap: float = 120.0
-    deadline: float = 900.0
-
-    @classmethod
-    def of(cls, spec: ModelSpec) -> Timeouts:
-        return cls(spec.connect_timeout, spec.gap_timeout, spec.deadline)
-
-    def for_httpx(self) -> httpx.Timeout:
-        # Reads are bounded by StreamClock instead: httpx's read timeout restarts
-        # at every byte, so a server sending keep-alives would never time out.
-        return httpx.Timeout(connect=self.connect, read=None, write=self.gap, pool=self.connect)
-
-
-class StreamClock:
-    """The gap timeout and the deadline of one request, on ``time.monotonic``."""
-
-    def __init__(
-        self, timeouts: Timeouts, server: str, *, now: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.timeouts = timeouts
-        self.server = server
-        self._now = now
-        self.started = now()
-
-    def remaining(self) -> float:
-        return self.started + self.timeouts.deadline - self._now()
-
-    async def wait(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable`` within the gap timeout and what is left of the deadline."""
-        remaining = self.remaining()
-        limit = min(remaining, self.timeouts.gap)
-        if limit <= 0:
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()
-            raise self._expired(deadline=True)
-        scope = asyncio.timeout(limit)
-        try:
-            async with scope:
-                return await awaitable
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            raise self._expired(deadline=limit >= remaining) from None
-
-    async def paced(self, items: AsyncIterable[T]) -> AsyncIterator[T]:
-        """``items``, each one awaited within the gap timeout and the deadline."""
-        iterator = aiter(items)
-        try:
-            while True:
-                try:
-                    item = await self.wait(anext(iterator))
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            close = getattr(iterator, "aclose", None)
-            if close is not None:
-                await close()
-
-    def _expired(self, *, deadline: bool) -> StreamTimeout:
-        if deadline:
-            return StreamTimeout(
-                f"{self.server} did not finish within the deadline of "
-                f"{self.timeouts.deadline:g} s; any text received is kept."
-            )
-        return StreamTimeout(
-            f"{self.server} sent nothing for {self.timeouts.gap:g} s (gap_timeout); "
-            "any text received is kept."
-        )
-
-
-# --- HTTP ----------------------------------------------------------------------------
 
 
 def base_url(url: str | None) -> str:
@@ -165,90 +49,19 @@ def base_url(url: str | None) -> str:
     return str(url).rstrip("/")
 
 
-class Secret:
-    """An API key read from the environment, which never shows itself.
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one SSL context every client verifies servers with.
 
-    Its ``repr`` names only the variable, so a traceback that prints local
-    variables (Textual's crash report does) or a log of an object holding one
-    cannot show the key. ``reveal()`` is called where the key is sent.
+    Each ``httpx.AsyncClient`` would otherwise load the CA bundle itself, about
+    25 ms of CPU on the event loop per model at the first prompt.
     """
-
-    __slots__ = ("_value", "source")
-
-    def __init__(self, value: str, source: str) -> None:
-        self._value = value
-        self.source = source
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"<API key from ${self.source}>"
-
-    __str__ = __repr__
+    return httpx.create_ssl_context()
 
 
-def api_key(env_name: str | None, server: str) -> Secret | None:
-    """The API key from the variable named in config, read now; the value is never stored."""
-    if not env_name:
-        return None
-    value = os.environ.get(env_name, "").strip()
-    if not value:
-        raise BackendError(
-            f"The environment variable {env_name} is not set or empty; it should hold the "
-            f"API key for {server}.",
-            title="API key missing",
-        )
-    if not all(" " <= char <= "~" for char in value):
-        # httpx would refuse the header with the key quoted in its message (a line
-        # break), or fail with a bare UnicodeEncodeError (a non-ASCII character).
-        raise BackendError(
-            f"The API key in {env_name} holds a line break, a control or a non-ASCII "
-            "character, which cannot be sent in an HTTP header. Check the variable's value.",
-            title="API key unusable",
-        )
-    return Secret(value, env_name)
-
-
-def auth_headers(key: Secret | None) -> httpx.Headers:
-    """The ``Authorization`` header for ``key``, or none without a key.
-
-    ``httpx.Headers`` rather than a dict: its ``repr`` hides the value, so the
-    frames of a request being sent show no key in a traceback either.
-    """
-    return httpx.Headers({"Authorization": f"Bearer {key.reveal()}"} if key else {})
-
-
-def scrub(error: WorkbenchError, secret: Secret | str | None) -> WorkbenchError:
-    """``error`` with ``secret`` blanked out of its message (servers may echo a key)."""
-    value = secret.reveal() if isinstance(secret, Secret) else secret
-    if value and value in error.message:
-        error.message = error.message.replace(value, "***")
-        error.args = (error.message,)
-    return error
-
-
-def connect_error(exc: Exception, server: str) -> ConnectError:
-    """The error for a server that cannot be reached, with the question that helps."""
-    reason = str(exc) or type(exc).__name__
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
-            return ConnectError(
-                f"The TLS handshake with {server} failed ({cause.reason or cause}). If the "
-                "server speaks plain HTTP, use an http:// URL; otherwise check its certificate.",
-                title="TLS failed",
-            )
-        if isinstance(cause, socket.gaierror):
-            host = httpx.URL(server).host
-            return ConnectError(
-                f"Cannot find the host {host!r} of {server} ({cause.strerror}). Check the URL.",
-                title="Unknown host",
-            )
-        cause = cause.__cause__ or cause.__context__
-    return ConnectError(
-        f"Cannot connect to {server} ({reason}). Is the server running at {server}?"
-    )
+def new_client(**kwargs: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` that uses the shared SSL context."""
+    return httpx.AsyncClient(verify=tls_context(), **kwargs)
 
 
 #: Failures before any byte of the answer, which a retry may cure.
@@ -342,40 +155,13 @@ def retry_after(value: str | None, default: float) -> float | None:
     return delay if delay <= MAX_RETRY_AFTER_S else None
 
 
-def http_error(response: httpx.Response, body: bytes, server: str) -> BackendError:
-    """An error for a failed status, naming it and the server's own message."""
-    status = response.status_code
-    message = f"{server} answered HTTP {status} {response.reason_phrase}: {describe_error(body)}"
-    if status in (401, 403):
-        message += " Check the API key."
-    location = response.headers.get("location")
-    if 300 <= status < 400 and location:
-        # Redirects are not followed (a POST would turn into a GET, and a loop never ends).
-        message += f" It redirects to {snip(location)}: set the model's url to the final address."
-    wait = response.headers.get("retry-after")
-    if status == 429 and wait:
-        message += f" (The server asks to retry after {wait}.)"
-    return BackendError(message, title=f"HTTP {status}")
-
-
-async def read_stream(
-    objects: AsyncIterable[dict[str, Any]], clock: StreamClock
-) -> AsyncIterator[dict[str, Any]]:
-    """``objects`` paced by ``clock``, with transport failures turned into typed errors."""
-    try:
-        async for obj in clock.paced(objects):
-            yield obj
-    except httpx.TimeoutException as exc:
-        raise StreamTimeout(f"{clock.server} stopped answering ({exc}).") from exc
-    except httpx.DecodingError as exc:
-        raise StreamProtocolError(f"{clock.server} sent a body that cannot be decoded.") from exc
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise BackendError(
-            f"The connection to {clock.server} was lost mid-stream ({reason}); "
-            "the text so far is kept.",
-            title="Connection lost",
-        ) from exc
+def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The answer's bytes as they arrive, decompressed if the server compressed them."""
+    encodings = response.headers.get_list("content-encoding", split_commas=True)
+    if all(value.strip().lower() in ("", "identity") for value in encodings):
+        # Nothing to decode: the raw bytes, without aiter_bytes' layer per read.
+        return response.aiter_raw()
+    return response.aiter_bytes()
 
 
 class StreamingClient:
@@ -398,18 +184,16 @@ class StreamingClient:
     def http(self) -> httpx.AsyncClient:
         # Made on first use, so that it belongs to the running event loop.
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeouts.for_httpx())
+            self._client = new_client(timeout=self.timeouts.for_httpx())
         return self._client
 
     async def stream(
-        self,
-        url: str,
-        body: dict[str, Any],
-        parse: Callable[[AsyncIterable[bytes]], AsyncIterable[dict[str, Any]]],
-        *,
-        secret: Secret | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """POST ``body`` as JSON; yield the objects ``parse`` reads from the answer."""
+        self, url: str, body: dict[str, Any], decoder: Decoder, *, secret: Secret | None = None
+    ) -> AsyncIterator[Any]:
+        """POST ``body`` as JSON; yield the objects ``decoder`` reads from the answer.
+
+        Reading ends with the answer, or once the decoder is ``done``.
+        """
         self.cancelled = False
         clock = StreamClock(self.timeouts, self.server)
         request = self.http.build_request("POST", url, json=body, headers=auth_headers(secret))
@@ -421,8 +205,34 @@ class StreamingClient:
             try:
                 if self.cancelled:
                     return
-                async for obj in read_stream(parse(response.aiter_bytes()), clock):
-                    yield obj
+                # One loop, not a generator per stage: this runs once per token.
+                timer = GapTimer(clock)
+                reads = _body(response)
+                try:
+                    timer.start()
+                    while True:
+                        try:
+                            chunk = await timer.read(reads)
+                        except StopAsyncIteration:
+                            break
+                        except httpx.HTTPError as exc:
+                            raise mid_stream_error(exc, self.server) from exc
+                        objects = decoder.feed(chunk)
+                        for obj in objects:
+                            yield obj
+                        if decoder.error is not None:
+                            raise decoder.error
+                        if decoder.done:
+                            return
+                        if objects:  # a keep-alive alone does not restart the gap
+                            timer.start()
+                    for obj in decoder.close():
+                        yield obj
+                    if decoder.error is not None:
+                        raise decoder.error
+                finally:
+                    timer.close()
+                    await reads.aclose()
             finally:
                 self._response = None
                 await response.aclose()

@@ -13,24 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from workbench.backends.base import ProgressCallback
-from workbench.backends.http import (
-    Secret,
-    StreamingClient,
-    Timeouts,
-    api_key,
-    auth_headers,
-    base_url,
-    connect_error,
-    describe_error,
-    http_error,
-    scrub,
-)
-from workbench.backends.streams import (
-    count_of,
-    iter_ndjson,
-    number_of,
-    parse_json,
-)
+from workbench.backends.clock import Timeouts
+from workbench.backends.http import StreamingClient, base_url, new_client
+from workbench.backends.http_errors import connect_error, describe_error, http_error
+from workbench.backends.keys import Secret, api_key, auth_headers, scrub
+from workbench.backends.streams import NDJSON, count_of, number_of, parse_json
 from workbench.errors import BackendError, ConnectError, ModelLoadError, StreamProtocolError
 from workbench.request import Chunk, Request, ServerTimings, TextChunk, Usage
 
@@ -99,7 +86,7 @@ class OllamaBackend:
         path, body = self.body(request)
         field = "message" if request.mode == "chat" else "response"
         final: dict[str, Any] | None = None
-        objects = self._client.stream(self.base + path, body, iter_ndjson, secret=key)
+        objects = self._client.stream(self.base + path, body, NDJSON(), secret=key)
         async with aclosing(objects):  # closes the answer if _text() raises
             async for obj in objects:
                 text = _text(obj, field)
@@ -216,5 +203,5 @@ async def _tags(
 async def list_models(url: str) -> list[str]:
     """The model tags Ollama at ``url`` has (``GET /api/tags``)."""
     base = base_url(url)
-    async with httpx.AsyncClient() as client:
+    async with new_client() as client:
         return await _tags(client, base, None, Timeouts().connect)

@@ -16,25 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from workbench.backends.base import ProgressCallback
-from workbench.backends.http import (
-    Secret,
-    StreamClock,
-    StreamingClient,
-    Timeouts,
-    api_key,
-    auth_headers,
-    base_url,
-    connect_error,
-    describe_error,
-    http_error,
-    scrub,
-)
-from workbench.backends.streams import (
-    SSEJson,
-    count_of,
-    number_of,
-    parse_json,
-)
+from workbench.backends.clock import StreamClock, Timeouts
+from workbench.backends.http import StreamingClient, base_url, new_client
+from workbench.backends.http_errors import connect_error, describe_error, http_error
+from workbench.backends.keys import Secret, api_key, auth_headers, scrub
+from workbench.backends.streams import SSEJson, count_of, number_of, parse_json
 from workbench.errors import BackendError, ConnectError, StreamProtocolError
 from workbench.request import Chunk, Request, ServerTimings, TextChunk, Usage
 
@@ -85,7 +71,7 @@ class OpenAIBackend:
         path, body = self.body(request)
         frames = SSEJson()
         tally = _Tally(chat=request.mode == "chat")
-        objects = self._client.stream(self.base + path, body, frames.parse, secret=key)
+        objects = self._client.stream(self.base + path, body, frames, secret=key)
         async with aclosing(objects):  # closes the answer if take() raises
             async for obj in objects:
                 text = tally.take(obj)
@@ -201,8 +187,11 @@ class _Tally:
         if isinstance(obj.get("model"), str):
             self.info["server_model"] = obj["model"]
         choices = obj.get("choices") or []
-        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-            raise StreamProtocolError(f"The server sent malformed choices: {choices!r:.200}")
+        if not isinstance(choices, list):
+            raise _malformed(choices)
+        for choice in choices:  # a loop, not all(...): this runs once per token
+            if not isinstance(choice, dict):
+                raise _malformed(choices)
         if not choices:
             return ""  # the usage chunk has none
         choice = choices[0]
@@ -229,6 +218,10 @@ class _Tally:
             timings=self.timings,
             info=self.info,
         )
+
+
+def _malformed(choices: Any) -> StreamProtocolError:
+    return StreamProtocolError(f"The server sent malformed choices: {choices!r:.200}")
 
 
 def _timings(data: dict[str, Any]) -> ServerTimings:
@@ -268,7 +261,7 @@ async def list_models(url: str, api_key_env: str | None = None) -> list[str]:
     base = base_url(url)
     key = api_key(api_key_env, base)
     timeout = Timeouts().connect
-    async with httpx.AsyncClient() as client:
+    async with new_client() as client:
         response = await _get_models(client, base, key, timeout)
     if response.status_code in (401, 403):
         raise scrub(_key_rejected(response, base, api_key_env), key)
