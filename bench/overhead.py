@@ -43,7 +43,7 @@ def bare_round(llm, tokens_wanted: int, threads: int) -> tuple[float, float]:
     return (n - 1) / (stamps[-1] - stamps[0]), stamps[0] - start
 
 
-def workbench_round(tokens_wanted: int, sessions: str) -> dict:
+def workbench_round(tokens_wanted: int, sessions: str, threads: int) -> dict:
     out = subprocess.run(
         [
             sys.executable,
@@ -60,6 +60,8 @@ def workbench_round(tokens_wanted: int, sessions: str) -> dict:
             "0",
             "--seed",
             "1",
+            "--threads",  # the bare loop's threads, whatever else the machine runs
+            str(threads),
             "--json",
             "--sessions",
             sessions,
@@ -86,13 +88,13 @@ def main() -> None:
     )
     bare_rates, bare_ttft, wb_rates, wb_ttft, agreement = [], [], [], [], []
     with tempfile.TemporaryDirectory() as sessions:
-        workbench_round(8, sessions)  # warm the page cache and Python's imports
+        workbench_round(8, sessions, threads)  # warm the page cache and Python's imports
         bare_round(llm, 8, threads)  # and the bare context's first decode (its buffers)
         for _ in range(args.rounds):
             rate, ttft = bare_round(llm, args.tokens, threads)
             bare_rates.append(rate)
             bare_ttft.append(ttft)
-            run = workbench_round(args.tokens, sessions)
+            run = workbench_round(args.tokens, sessions, threads)
             if run["output_tokens"] != args.tokens:
                 print(f"note: workbench produced {run['output_tokens']} tokens", file=sys.stderr)
             wb_rates.append(run["gen_tokens_per_s"])

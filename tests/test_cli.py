@@ -161,6 +161,28 @@ def test_run_prints_both_models_and_the_session_path(env, tmp_path):
     assert str(saved) in result.stdout.replace("\n", "")
 
 
+@pytest.mark.slow
+def test_threads_flag_sets_the_local_models_threads(env, tmp_path):
+    sessions = tmp_path / "sessions"
+    result = workbench(
+        "run", "--completion", "def add(a, b):", "-m", "smollm2", "--max-tokens", "4",
+        "--threads", "1", "--json", "--sessions", str(sessions),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(run["state"], run["threads"]) for run in data["runs"]] == [("done", 1)]
+    assert "cores_busy_elsewhere" not in data["runs"][0]["info"]  # given, not measured
+
+
+def test_threads_must_be_positive(env, tmp_path):
+    result = workbench(
+        "run", "hi", "--threads", "0", "--sessions", str(tmp_path / "s"), cwd=tmp_path, env=env
+    )
+    assert result.returncode == 2
+    assert "--threads must be at least 1" in result.stderr
+
+
 # --- fast commands ---------------------------------------------------------------------
 
 

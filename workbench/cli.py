@@ -49,6 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--top-p", type=float, metavar="P")
     run.add_argument("--seed", type=int, metavar="N")
     run.add_argument("--schedule", choices=SCHEDULES, help="parallel (default) or sequential")
+    run.add_argument(
+        "--threads", type=int, metavar="N", help="llama.cpp threads to share (default: free cores)"
+    )
+    run.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help="answers per model (seed + i each; temperature 0.8 unless set)",
+    )
+    run.add_argument(
+        "--tests",
+        type=Path,
+        metavar="FILE",
+        help="Python asserts / test functions every answer is run against (sandboxed)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
     models = commands.add_parser("models", help="list the models workbench knows")
@@ -127,10 +143,16 @@ def _run(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("The prompt is empty.")
+    from workbench.samples import read_tests, samples_problem
+
+    problem = samples_problem(args.samples)
+    if problem:
+        raise UsageError(f"--{problem}")
+    tests = read_tests(args.tests) if args.tests else ""
     from workbench.selection import resolve
 
     specs = resolve(config, args.models or [])  # unknown names fail before anything loads
-    return asyncio.run(run_command(args, config, store, prompt, specs))
+    return asyncio.run(run_command(args, config, store, prompt, specs, tests))
 
 
 def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> int:

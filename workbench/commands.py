@@ -84,17 +84,24 @@ def _since(value: str | None) -> datetime | None:
 
 def leaderboard(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
     from workbench.ratings import leaderboard as fit
+    from workbench.samples import pass_rates
     from workbench.votes import collect
 
-    votes, scores, errors = collect(store, tag=args.tag, since=_since(args.since))
+    since = _since(args.since)
+    votes, scores, errors = collect(store, tag=args.tag, since=since)
     err = Console(stderr=True)
     for error in errors:
         err.print(f"[yellow]skipped[/] {error.message}", highlight=False)
     board = fit(votes, scores, bootstrap=args.bootstrap, bad=args.bad)
+    # Pass rates beside the votes, as on the app's leaderboard: answers that passed
+    # their tests (the app's checks, `run --tests`, suites) / answers checked.
+    rates = pass_rates(store, tag=args.tag, since=since)
     if args.json:
-        print(json.dumps(_board_json(board), indent=2))
+        print(json.dumps(_board_json(board, rates), indent=2))
         return OK
-    table = Table("#", "model", "rating", "95% interval", "battles", "W-L-T", "mean score")
+    table = Table(
+        "#", "model", "rating", "95% interval", "battles", "W-L-T", "mean score", "pass rate"
+    )
     for rank, s in enumerate(board.standings, 1):
         mean = "–" if s.mean_score is None else f"{s.mean_score:.2f}"
         if s.score_low is not None and s.score_high is not None:
@@ -107,17 +114,30 @@ def leaderboard(args: argparse.Namespace, config: Config, store: SessionStore) -
             str(s.battles),
             f"{s.wins}-{s.losses}-{s.ties}",
             mean,
+            _rate(rates.get(s.model)),
         )
+    ranked = {s.model for s in board.standings}
+    for model in sorted(set(rates) - ranked):  # checked by tests, never rated
+        table.add_row("–", model, "–", "–", "0", "–", "–", _rate(rates[model]))
     console = Console()
     console.print(table)
-    console.print(
+    line = (
         f"{board.votes} votes; Bradley-Terry, {board.bootstrap} bootstrap rounds; "
         f"'both bad' counted as {'a tie' if board.bad == 'tie' else 'nothing (skipped)'}."
     )
+    if rates:
+        line += " Pass rate: answers that passed their tests / answers checked."
+    console.print(line)
     return OK
 
 
-def _board_json(board) -> dict:
+def _rate(rate: tuple[int, int] | None) -> str:
+    """``3/5 (60%)``, or ``–`` when no answer of the model was checked."""
+    return f"{rate[0]}/{rate[1]} ({rate[0] / rate[1]:.0%})" if rate and rate[1] else "–"
+
+
+def _board_json(board, rates: dict[str, tuple[int, int]] | None = None) -> dict:
+    rates = rates or {}
     return {
         "votes": board.votes,
         "bootstrap": board.bootstrap,
@@ -142,6 +162,11 @@ def _board_json(board) -> dict:
         ],
         "win_rate": board.win_rate_matrix,
         "battles": board.battle_count_matrix,
+        "pass_rates": {
+            model: {"passed": passed, "checked": checked, "rate": passed / checked}
+            for model, (passed, checked) in sorted(rates.items())
+            if checked
+        },
     }
 
 

@@ -21,9 +21,11 @@ TOML format::
 
 Every task runs on every chosen model ``--samples N`` times, one session per task
 and sample (all models in it), tagged ``suite:<name>``, ``task:<id>`` and
-``sample:<i>``; each run's check result is stored in its ``info["check"]``. Sample
-``i`` uses seed ``--seed`` + i, and with several samples the temperature is 0.8
-unless ``--temperature`` says otherwise (one sample uses the configured default).
+``sample:<i>``; each run's check result is stored in its ``info["check"]``. The
+samples follow the rules of ``workbench.samples`` (shared with ``workbench run
+--samples`` and the app): sample ``i`` uses seed ``--seed`` + i, and with several
+samples the temperature is 0.8 unless ``--temperature`` says otherwise (one sample
+uses the configured default).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import asyncio
 import difflib
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,24 +43,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from workbench.codecheck import (
-    CheckResult,
-    Tests,
-    check_answer,
-    distinct_answers,
-    pass_at_k,
-    tests_problem,
-)
-from workbench.compare import open_session, run_comparison
+from workbench.codecheck import CheckResult, Tests, tests_problem
 from workbench.config import SCHEDULES, Config, ModelSpec
 from workbench.errors import UsageError
 from workbench.events import ModelRun
 from workbench.request import Request, Sampling
 from workbench.runner import Runner
-from workbench.sessions import SessionStore
+from workbench.samples import (
+    Checker,
+    SampleHooks,
+    SampleRun,
+    Tally,
+    read_text,
+    sample_sampling,
+    samples_problem,
+)
+from workbench.sessions import SessionRecorder, SessionStore
 
 MODES = ("chat", "completion")
-SAMPLED_TEMPERATURE = 0.8
 HUMANEVAL_CHAT = (
     "Complete the following Python function. Reply with the whole function in one "
     "```python code block.\n\n```python\n{prompt}```"
@@ -102,12 +104,7 @@ class Suite:
 
 def load_suite(path: Path) -> Suite:
     """Read a suite file (``.toml`` or ``.jsonl``); any problem is a UsageError naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the suite ({exc.strerror or exc}).") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text.") from None
+    text = read_text(path, "suite")
     if path.suffix == ".jsonl":
         suite = Suite(path.stem, path, _humaneval_tasks(text, path))
     elif path.suffix == ".toml":
@@ -207,34 +204,11 @@ def _check_keys(table: dict[str, Any], allowed: dict[str, type], where: str) -> 
 
 
 @dataclass
-class Cell:
-    """One model on one task: a check per sample."""
-
-    checks: list[dict[str, Any]] = field(default_factory=list)
-    codes: list[str] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return len(self.checks)
-
-    @property
-    def c(self) -> int:
-        return sum(1 for check in self.checks if check["passed"])
-
-    @property
-    def distinct(self) -> int:
-        return len(distinct_answers(self.codes))
-
-    def pass_at(self, k: int) -> float | None:
-        return pass_at_k(self.n, self.c, k) if self.n >= k else None
-
-
-@dataclass
 class SuiteReport:
     suite: Suite
     models: list[str]
     samples: int
-    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    cells: dict[tuple[str, str], Tally] = field(default_factory=dict)
     sessions: list[str] = field(default_factory=list)
     isolation: set[str] = field(default_factory=set)
     #: Runs whose model failed or was cancelled (no answer to check).
@@ -244,8 +218,8 @@ class SuiteReport:
     def ks(self) -> list[int]:
         return sorted({1, self.samples})
 
-    def cell(self, model: str, task: str) -> Cell:
-        return self.cells.setdefault((model, task), Cell())
+    def cell(self, model: str, task: str) -> Tally:
+        return self.cells.setdefault((model, task), Tally())
 
     def pass_at(self, model: str, k: int) -> float | None:
         """The mean over tasks of the model's per-task pass@k."""
@@ -303,14 +277,6 @@ def _mean(values: list[int]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def check_run(run: ModelRun, task: Task, mode: str, timeout: float) -> CheckResult:
-    """The check of one model's answer (a model that gave none fails it)."""
-    if run.state != "done":
-        why = run.error["message"] if run.error else run.state
-        return CheckResult("error", f"No answer to check: {why}", "")
-    return check_answer(run.text, mode, task.tests, timeout=timeout)
-
-
 async def run_suite(
     suite: Suite,
     specs: list[ModelSpec],
@@ -329,46 +295,66 @@ async def run_suite(
     """Run every task ``samples`` times on ``specs``, check each answer, save sessions.
 
     ``sampling`` holds the settings asked for this run; a task's ``max_tokens`` and
-    then ``defaults`` (the config's) fill its gaps. Sample ``i`` gets seed ``seed + i``;
-    with several samples the temperature is 0.8 unless ``sampling`` sets one.
+    then ``defaults`` (the config's) fill its gaps. The samples follow
+    ``workbench.samples``: sample ``i`` gets seed ``seed + i``; with several samples
+    the temperature is 0.8 unless ``sampling`` sets one.
     """
-    asked = sampling or Sampling()
-    if samples > 1 and asked.temperature is None:
-        asked = Sampling(SAMPLED_TEMPERATURE, asked.top_p, asked.max_tokens)
+    asked = replace(sampling or Sampling(), seed=seed)
     report = SuiteReport(suite, [spec.name for spec in specs], samples)
     for number, task in enumerate(suite.tasks, 1):
         task_mode = mode or task.mode
-        for i in range(samples):
-            settings = Sampling(
-                asked.temperature, asked.top_p, asked.max_tokens or task.max_tokens, seed + i
-            ).merged_over(defaults or Sampling())
-            request = task.request(task_mode, settings)
-            recorder = open_session(store, specs, request, schedule=schedule)
-            recorder.session.tags += [f"suite:{suite.name}", f"task:{task.id}", f"sample:{i + 1}"]
-            await run_comparison(
-                runner, store, specs, request, schedule=schedule, recorder=recorder
-            )
-            line = [f"[{number}/{len(suite.tasks)}] {task.id} sample {i + 1}/{samples}:"]
-            for run in recorder.session.runs:
-                result = await asyncio.to_thread(check_run, run, task, task_mode, timeout)
-                run.info["check"] = result.to_dict()
-                cell = report.cell(run.model, task.id)
-                cell.checks.append(run.info["check"])
-                cell.codes.append(result.code)
-                if result.sandbox is not None:
-                    report.isolation.add(result.sandbox.isolation)
-                if run.state != "done":
-                    report.failed_runs += 1
-                if result.passed:
-                    line.append(f"{escape(run.model)} [green]passed[/]")
-                else:
-                    why = escape(_short(result.message))
-                    line.append(f"{escape(run.model)} [red]{result.status}[/] ({why})")
-            recorder.save(complete=True)
-            report.sessions.append(str(recorder.path))
-            if progress is not None:
-                progress.print(" ".join(line), highlight=False)
+
+        def requests(index: int, task: Task = task, task_mode: str = task_mode) -> Request:
+            settings = sample_sampling(asked, samples, index)
+            settings = replace(settings, max_tokens=settings.max_tokens or task.max_tokens)
+            return task.request(task_mode, settings.merged_over(defaults or Sampling()))
+
+        run = SampleRun(
+            runner,
+            store,
+            specs,
+            requests,
+            samples=samples,
+            schedule=schedule,
+            checker=Checker(task.tests, task_mode, timeout=timeout),
+            tags=[f"suite:{suite.name}", f"task:{task.id}"],
+            group=False,  # the suite's own tags group a task's samples
+        )
+        lines = _Progress(report, f"[{number}/{len(suite.tasks)}] {task.id}", progress)
+        result = await run.run(hooks=lines)
+        for model, tally in result.tallies.items():
+            report.cells[(model, task.id)] = tally
+        report.sessions += [str(recorder.path) for recorder in result.recorders]
     return report
+
+
+class _Progress(SampleHooks):
+    """A line per sample on the console; the sandbox isolation and failed runs noted."""
+
+    def __init__(self, report: SuiteReport, head: str, console: Console | None) -> None:
+        self.report, self.head, self.console = report, head, console
+        self.results: dict[str, CheckResult] = {}
+
+    def checked(self, index: int, run: ModelRun, result: CheckResult) -> None:
+        self.results[run.model] = result
+        if result.sandbox is not None:
+            self.report.isolation.add(result.sandbox.isolation)
+        if run.state != "done":
+            self.report.failed_runs += 1
+
+    def finished(self, index: int, recorder: SessionRecorder) -> None:
+        line = [f"{self.head} sample {index + 1}/{self.report.samples}:"]
+        for run in recorder.session.runs:
+            result = self.results.pop(run.model, None)
+            if result is None:
+                line.append(f"{escape(run.model)} [magenta]{run.state}[/]")
+            elif result.passed:
+                line.append(f"{escape(run.model)} [green]passed[/]")
+            else:
+                why = escape(_short(result.message))
+                line.append(f"{escape(run.model)} [red]{result.status}[/] ({why})")
+        if self.console is not None:
+            self.console.print(" ".join(line), highlight=False)
 
 
 # --- the command -----------------------------------------------------------------------
@@ -377,8 +363,9 @@ async def run_suite(
 def suite_command(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
     suite = load_suite(Path(args.file))
     specs = [config.model(name) for name in args.models] if args.models else list(config.models)
-    if args.samples < 1:
-        raise UsageError("--samples must be at least 1.")
+    problem = samples_problem(args.samples, maximum=None)
+    if problem:
+        raise UsageError(f"--{problem}")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive.")
     sampling = Sampling(args.temperature, args.top_p, args.max_tokens)
@@ -399,7 +386,9 @@ def suite_command(args: argparse.Namespace, config: Config, store: SessionStore)
 
 
 async def _run(args, suite, specs, store, sampling, config, err) -> SuiteReport:
-    runner = Runner()
+    from workbench.headless import new_runner
+
+    runner = new_runner(args, config)
     try:
         return await run_suite(
             suite,
@@ -477,6 +466,7 @@ def add_parsers(commands, common) -> None:
     p.add_argument("--top-p", type=float, metavar="P")
     p.add_argument("--seed", type=int, metavar="N", help="sample i uses seed N + i (default 1)")
     p.add_argument("--schedule", choices=SCHEDULES)
+    p.add_argument("--threads", type=int, metavar="N", help="llama.cpp threads (default: free)")
     p.add_argument("--json", action="store_true")
 
 
