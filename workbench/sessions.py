@@ -11,8 +11,10 @@ always be rebuilt from the files.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import json
+import math
 import os
 import platform
 import re
@@ -102,7 +104,8 @@ class Session:
     def rated(self) -> bool:
         return bool(self.ratings.get("scores") or self.ratings.get("votes"))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, chunks: bool = True) -> dict[str, Any]:
+        """The session file's content (``chunks=False``: the runs' timelines left empty)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "id": self.id,
@@ -119,7 +122,7 @@ class Session:
             "machine": self.machine,
             "tags": self.tags,
             "ratings": self.ratings,
-            "runs": [run.to_dict() for run in self.runs],
+            "runs": [run_dict(run, chunks=chunks) for run in self.runs],
         }
 
     @classmethod
@@ -252,6 +255,92 @@ def parse_session(raw: bytes, name: str) -> Session:
         raise SessionError(f"{name}: a field is missing or has the wrong type ({exc}).") from None
 
 
+def encode_session(
+    data: dict[str, Any], *, compact: bool = False, rows: list[list[str]] | None = None
+) -> bytes:
+    """A session's JSON: indented for people and diffs, or ``compact`` (while streaming).
+
+    Each chunk of a timeline is written on one line of its own, by the C string
+    encoder: ``json.dumps`` with ``indent`` is the pure-Python encoder, several
+    times slower, and a long answer has tens of thousands of chunks. ``rows`` are
+    the runs' chunk rows encoded already (``chunk_row``); else ``data``'s are used.
+    """
+    runs = data.get("runs")
+    if rows is None:
+        if not isinstance(runs, list) or not all(
+            isinstance(run, dict) and isinstance(run.get("chunks"), list) for run in runs
+        ):
+            return json.dumps(data, ensure_ascii=False, indent=None if compact else 1).encode()
+        rows = [[_row(chunk) for chunk in run["chunks"]] for run in runs]
+    runs = runs if isinstance(runs, list) else []
+    token = secrets.token_hex(8)
+    marks = [f"\x00chunks-{index}-{token}" for index in range(len(runs))]
+    skeleton = {
+        **data,
+        "runs": [{**run, "chunks": mark} for run, mark in zip(runs, marks, strict=True)],
+    }
+    if compact:
+        text = json.dumps(skeleton, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = json.dumps(skeleton, ensure_ascii=False, indent=1)
+    for mark, run_rows in zip(marks, rows, strict=True):
+        if compact:
+            body = "[" + ",".join(run_rows) + "]"
+        else:
+            body = "[\n    " + ",\n    ".join(run_rows) + "\n   ]" if run_rows else "[]"
+        text = text.replace(json.dumps(mark), body, 1)
+    return text.encode("utf-8")
+
+
+def chunk_row(t: float, text: str) -> str:
+    """One chunk of a timeline as ``ModelRun.to_dict`` writes it, encoded: ``[t,"text"]``."""
+    return _row([round(t, 6), text])
+
+
+def _row(chunk: Any) -> str:
+    if isinstance(chunk, list) and len(chunk) == 2:
+        t, text = chunk
+        if type(t) is float and math.isfinite(t) and type(text) is str:
+            # What json.dumps writes (float repr, the C string encoder), without its overhead.
+            return f"[{t!r},{_string(text)}]"
+    return json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))
+
+
+_string = json.encoder.encode_basestring  # the C function when there is one (ensure_ascii=False)
+
+
+class _Timeline:
+    """One run's chunks encoded as JSON rows, kept between saves of a streaming session:
+    the runner only appends to a timeline, so a save encodes only the new chunks."""
+
+    __slots__ = ("chunks", "rows")
+
+    def __init__(self) -> None:
+        self.chunks: list | None = None
+        self.rows: list[str] = []
+
+    def update(self, chunks: list[tuple[float, str]]) -> list[str]:
+        if chunks is not self.chunks or len(chunks) < len(self.rows):
+            self.chunks, self.rows = chunks, []
+        rows = self.rows
+        rows += [chunk_row(t, text) for t, text in chunks[len(rows) :]]
+        return rows
+
+
+def run_dict(run: ModelRun, *, chunks: bool = True) -> dict[str, Any]:
+    """``run.to_dict()``; with ``chunks=False``, its timeline left empty (but its figures
+    still computed from the whole timeline), which is much cheaper for a long answer."""
+    if chunks or not run.chunks:
+        return run.to_dict()
+    from workbench import metrics
+
+    light = copy.copy(run)
+    light.chunks = []
+    data = light.to_dict()
+    data["figures"] = metrics.figures(run).to_dict()
+    return data
+
+
 def atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` so that readers see the old file or the new, never half.
 
@@ -326,13 +415,25 @@ class SessionStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        #: The encoded timelines of sessions being recorded (until saved complete).
+        self._timelines: dict[str, list[_Timeline]] = {}
 
     def path_for(self, session_id: str) -> Path:
         return self.root / f"{session_id}.json"
 
     def save(self, session: Session) -> Path:
+        """Write ``session`` atomically: compact while its run streams (saved every
+        second or so), indented for people and diffs once it is complete."""
         path = self.path_for(session.id)
-        payload = json.dumps(session.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+        timelines = self._timelines.get(session.id)
+        if timelines is None or len(timelines) != len(session.runs):
+            timelines = self._timelines[session.id] = [_Timeline() for _ in session.runs]
+        rows = [line.update(run.chunks) for line, run in zip(timelines, session.runs, strict=True)]
+        payload = encode_session(
+            session.to_dict(chunks=False), compact=not session.complete, rows=rows
+        )
+        if session.complete:
+            del self._timelines[session.id]  # a complete session no longer grows
         atomic_write(path, payload)
         return path
 
@@ -505,6 +606,9 @@ class SessionRecorder:
         self.session = session
         self.interval = interval
         self.path = store.save(session)
+        #: The file as this recorder last wrote it (mtime_ns, size): unchanged means
+        #: nobody added ratings since, so there is nothing to merge.
+        self._written = _file_mark(self.path)
         self._last_save = time.monotonic()
         self.save_error: str | None = None
 
@@ -515,12 +619,16 @@ class SessionRecorder:
             self.save()
 
     def save(self, *, complete: bool | None = None) -> None:
+        """Write the session; compact while it streams, indented once it is complete."""
         if complete is not None:
             self.session.complete = complete
+        path = self.store.path_for(self.session.id)
         try:
             with self.store.locked(self.session.id):
-                self._merge_ratings_from_disk()
+                if _file_mark(path) != self._written:
+                    self._merge_ratings_from_disk()
                 self.path = self.store.save(self.session)
+                self._written = _file_mark(self.path)
             self.save_error = None
         except OSError as exc:
             # The previous file is intact (atomic write); tell the user, keep running.
@@ -539,6 +647,14 @@ class SessionRecorder:
             mine.extend(
                 item for item in on_disk.ratings.get(kind, []) if item.get("id") not in known
             )
+
+
+def _file_mark(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def filter_summaries(

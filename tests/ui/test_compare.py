@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from textual.widgets import Markdown
 from ui_helpers import ANSWER, SIZE, compare_screen, finished, send, wait_for
 
 from workbench.ui.widgets.answer_pane import AnswerPane
+from workbench.ui.widgets.answer_view import AnswerView
 
 
 def session_files(app):
@@ -43,7 +43,7 @@ async def test_pick_models_send_and_both_finish_with_figures(make_app):
             assert pane.border_subtitle == "done"
             figures = str(pane.query_one(".figures").render())
             assert "out /" in figures and "TTFT" in figures and "parallel" in figures
-        assert screen.panes["alpha"].query_one(Markdown).source == ANSWER
+        assert screen.panes["alpha"].query_one(AnswerView).source == ANSWER
         assert screen.picker.states["alpha"][0] == "ready"
         assert screen.prompt.text == ""  # sent prompts leave the editor (and go to history)
     [path] = session_files(app)
@@ -65,7 +65,7 @@ async def test_failed_pane_shows_error_and_keeps_text_while_other_finishes(make_
         assert broken.has_class("-failed")
         error = broken.query_one(".error")
         assert error.display and "Scripted failure" in str(error.render())
-        assert broken.query_one(Markdown).source.startswith("This starts well")
+        assert broken.query_one(AnswerView).source.startswith("This starts well")
         assert screen.picker.states["broken"][0] == "ready"  # it loaded; the answer failed
 
 
@@ -145,7 +145,7 @@ async def test_follow_up_continues_each_conversation_and_ctrl_n_starts_over(make
         assert [m["role"] for m in conversation] == ["user", "assistant", "user"]
         assert conversation[1]["content"] == ANSWER
         assert conversation[2]["content"] == "second"
-        assert len(screen.panes["alpha"].query(".turn")) == 2
+        assert len(screen.panes["alpha"].query(AnswerView)) == 2  # one view per turn
         assert len(session_files(app)) == 2
         await pilot.press("ctrl+n")
         await pilot.pause()

@@ -1,22 +1,24 @@
 """One model's answers: its state, a live figures line, and the Markdown of each turn.
 
 The runner's events only change this pane's attributes (``apply``); the screen
-calls ``tick`` about 20 times a second, which writes the text gathered since
-the last tick into the Markdown stream and redraws the figures. So four models
-streaming cost a few widget updates per frame, never one per token.
+calls ``tick`` about 20 times a second, which appends the text gathered since
+the last tick to the turn's ``AnswerView`` (a line-based view: the new text is
+rendered, not the answer) and redraws the figures. So four models streaming
+cost a few widget updates per frame, never one per token.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownFence, MarkdownStream
+from textual.widgets import Static
 
 from workbench.diff import CodeBlock, extract_code_blocks
 from workbench.events import (
@@ -35,6 +37,7 @@ from workbench.events import (
 from workbench.ui import figures
 from workbench.ui.checks import check_line
 from workbench.ui.keys import bindings
+from workbench.ui.widgets.answer_view import AnswerView, KeepRowsWhenGrowing
 
 if TYPE_CHECKING:
     from workbench.ui.blind_view import Disguise
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 PANE_STATES = ("queued", "loading", "streaming", "done", "failed", "cancelled")
 
 
-class AnswerPane(VerticalScroll, can_focus=True):
+class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
     """The answers of one model, turn after turn, scrolled to the newest text."""
 
     ALLOW_MAXIMIZE = False
@@ -91,8 +94,7 @@ class AnswerPane(VerticalScroll, can_focus=True):
         self.error: dict[str, str] | None = None
         self.block_index: int | None = None
         self._pending: list[str] = []
-        self._stream: MarkdownStream | None = None
-        self._markdown: Markdown | None = None
+        self._view: AnswerView | None = None
         self._error: Static | None = None
         self._check: Static | None = None
         self._finalized = True
@@ -114,21 +116,24 @@ class AnswerPane(VerticalScroll, can_focus=True):
 
     async def begin_turn(self, run: ModelRun, user_text: str | None, schedule: str) -> None:
         """Add a turn for ``run`` (showing ``user_text`` above it on follow-ups)."""
-        if self._stream is not None:
-            await self._stream.stop()
+        if self._view is not None and self._pending:
+            self._view.append("".join(self._pending))
+        if self._view is not None:
+            self._view.finish()
         self.run, self.schedule, self.state = run, schedule, run.state
         self.error, self.progress, self.threads, self.block_index = None, None, [], None
         self._pending.clear()
         self._finalized, self._dirty = False, True
-        self._markdown = Markdown(classes="answer")
+        _quiet_gc.streaming(self)  # from now: old garbage waits until the answers end
+        self._view = AnswerView(classes="answer")
         self._error = Static("", classes="error")
         self._check = Static("", classes="check")
-        turn = Vertical(classes="turn")
-        await self.mount(turn)
+        # A turn's widgets go straight into the pane: a container per turn would grow
+        # (and be drawn again) at every tick too.
+        widgets = [self._view, self._error, self._check]
         if user_text:
-            await turn.mount(Static(Content(user_text), classes="user"))
-        await turn.mount_all([self._markdown, self._error, self._check])
-        self._stream = Markdown.get_stream(self._markdown)
+            widgets.insert(0, Static(Content(user_text), classes="user"))
+        await self.mount_all(widgets)
         self.anchor(False)
         self._render_status(time.monotonic())
 
@@ -157,15 +162,24 @@ class AnswerPane(VerticalScroll, can_focus=True):
             self.threads.append(threads)
 
     async def tick(self, now: float) -> None:
-        """Write the text gathered since the last tick and refresh the figures."""
-        if self._pending and self._stream is not None:
+        """Write the text gathered since the last tick and refresh the figures.
+
+        The view renders the new text at once (no await in the middle). With text
+        to write, the pane first lets the event loop run what is waiting (a key
+        press, a frame): the screen ticks its panes one after another, and four
+        panes' work in one stretch would hold a key press that long.
+        """
+        view = self._view
+        if self._pending and view is not None:
+            await asyncio.sleep(0)
+        if self._pending and view is not None:
             text = "".join(self._pending)
             self._pending.clear()
-            await self._stream.write(text)
+            view.append(text)
+            _quiet_gc.streaming(self)
         final = self.state in FINAL_STATES and not self._finalized
-        if final and self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+        if final and view is not None:
+            view.finish()  # the last line and block, rendered for good
         if final and self.error and self._error is not None:
             self._error.update(_error_content(self.error))
             self._error.add_class("-shown")
@@ -179,6 +193,10 @@ class AnswerPane(VerticalScroll, can_focus=True):
         if final:
             # Last, so that "not active" means the final figures are on screen.
             self._finalized = True
+            _quiet_gc.done(self)
+
+    def on_unmount(self) -> None:
+        _quiet_gc.done(self)
 
     def _set_state_class(self) -> None:
         """Mark the pane with its state; restyle the pane alone.
@@ -201,8 +219,12 @@ class AnswerPane(VerticalScroll, can_focus=True):
         label = self.state
         if self.state == "loading" and self.progress is not None:
             label = f"loading {round(self.progress * 100)}%"
-        self.border_title = self.model if self.disguise is None else self.disguise.title(self)
-        self.border_subtitle = label
+        title = self.model if self.disguise is None else self.disguise.title(self)
+        # Setting a border title repaints the whole pane, even to the same text.
+        if self.border_title != title:
+            self.border_title = title
+        if self.border_subtitle != label:
+            self.border_subtitle = label
         self._set_state_class()
         if self.run is None:
             return
@@ -266,12 +288,22 @@ class AnswerPane(VerticalScroll, can_focus=True):
             return
         current = -1 if self.block_index is None and step > 0 else (self.block_index or 0)
         self.block_index = (current + step) % len(blocks)
-        fences = list(self._markdown.query(MarkdownFence)) if self._markdown else []
-        for index, fence in enumerate(fences):
-            fence.set_class(index == self.block_index, "-selected")
-        if self.block_index < len(fences):
-            self.scroll_to_widget(fences[self.block_index], animate=False)
+        view = self._view
+        if view is not None:
+            view.select(self.block_index)
+            region = view.code_block_region(self.block_index)
+            if region is not None:
+                self._scroll_to_view_region(view, region)
         self.notify(f"Code block {self._block_label()} of {self.shown_name} selected.", timeout=2)
+
+    def _scroll_to_view_region(self, view: AnswerView, region) -> None:
+        """Scroll so that ``region`` of ``view`` (its own coordinates) shows."""
+        node = view
+        while node is not self and node.parent is not None:
+            region = region.translate(node.virtual_region.offset)
+            node = node.parent
+        self.release_anchor()
+        self.scroll_to_region(region, animate=False, top=True, force=True)
 
     def selected_block(self) -> CodeBlock | None:
         """The selected code block of the latest answer, else its first one."""
@@ -285,6 +317,45 @@ class AnswerPane(VerticalScroll, can_focus=True):
     def _block_label(self) -> str:
         count = len(extract_code_blocks(self.answer))
         return f"{(self.block_index or 0) + 1}/{count}"
+
+    async def show_samples(self, summary: Content) -> None:
+        """Show the summary of a samples run (passes, pass@k, distinct answers) below
+        its samples; it stays above the turns that follow."""
+        line = Static(summary, classes="samples")
+        line.styles.height = "auto"
+        line.styles.padding = (0, 1)
+        line.styles.margin = (1, 0, 0, 0)
+        await self.mount(line)
+        line.scroll_visible(animate=False)
+
+
+class _QuietGC:
+    """Keeps the garbage collector's full passes short while answers stream.
+
+    A streaming answer keeps thousands of drawn rows alive, and Python's full
+    collection walks every live object: at 2,000 tokens/s in four panes those
+    passes grew to 100-250 ms, frozen frames in the middle of the stream. While
+    a pane streams, what has lived for a tick is moved out of the collector's
+    sight (``gc.freeze``, cheap); the young generations are collected as usual.
+    When the last pane stops, everything is handed back (``gc.unfreeze``) and is
+    collected as usual again. Textual does the like around smooth scrolling.
+    """
+
+    def __init__(self) -> None:
+        self.panes: set[int] = set()
+
+    def streaming(self, pane: AnswerPane) -> None:
+        self.panes.add(id(pane))
+        gc.freeze()
+
+    def done(self, pane: AnswerPane) -> None:
+        if id(pane) in self.panes:
+            self.panes.discard(id(pane))
+            if not self.panes:
+                gc.unfreeze()
+
+
+_quiet_gc = _QuietGC()
 
 
 def _error_content(error: dict[str, str]) -> Content:
