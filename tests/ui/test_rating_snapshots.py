@@ -32,5 +32,7 @@ def test_leaderboard_screen(snap_compare, make_app):
         await pilot.press("f12")
         await wait_for(pilot, lambda: getattr(pilot.app.screen, "board", None) is not None)
         await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,25 +1,35 @@
-"""What the review screens do with their answer panes: mount them, zoom, move, save code.
+"""What every screen with answer panes does with them: mount, zoom, move, cancel, save
+code; and, for the screens that run models (compare, battle), the send path they share.
 
-A saved session and a re-run show answers in ``AnswerPane``s as the compare
-screen does; the panes' keys post requests that ``PaneHost`` answers. (The
-compare screen has its own copy of these handlers; it could use this one.)
+The compare screen, a battle, a saved session and a re-run show answers in
+``AnswerPane``s; the panes' keys post requests that ``PaneHost`` answers.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import App
 from textual.containers import HorizontalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 
+from workbench.compare import open_session, run_comparison
+from workbench.config import ModelSpec
 from workbench.events import Cancelled, Event, Failed, Finished, ModelRun
+from workbench.request import Request
+from workbench.sessions import Session, SessionRecorder
+from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.save_code import SaveCodeModal, suggested_name
 from workbench.ui.widgets.answer_pane import AnswerPane
+from workbench.ui.widgets.prompt_editor import PromptEditor
 
 if TYPE_CHECKING:
+    from workbench.ui.app import WorkbenchApp
     from workbench.ui.screens.compare import CompareScreen
 
 #: The stylesheet of the review screens (the app reads it at start; screens may name it).
@@ -53,6 +63,8 @@ class PaneHost(Screen):
     """A screen with a ``#panes`` row of answer panes (give it the class ``pane-host``)."""
 
     DEFAULT_CLASSES = "pane-host"
+    #: Whether the panes stream from the app's runner, so that ``x`` cancels a pane's model.
+    RUNS_MODELS: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,17 +72,34 @@ class PaneHost(Screen):
         #: The pane that has (or last had) the focus.
         self.current: AnswerPane | None = None
         self.zoomed: AnswerPane | None = None
+        #: Whether models are answering (a second send waits).
+        self.running = False
+
+    @property
+    def wb(self) -> WorkbenchApp:
+        return self.app  # type: ignore[return-value]
 
     async def reset_panes(self, names: list[str]) -> None:
-        """Fresh, empty panes for ``names``, in order."""
+        """Fresh, empty panes for ``names``, in order (``arrange_panes`` may reorder)."""
         self.set_zoom(None)
         container = self.query_one("#panes", HorizontalScroll)
         await container.remove_children()
         mask = getattr(self.app, "test_mode", False)
-        self.panes = {name: AnswerPane(name, mask=mask) for name in names}
+        self.panes = self.arrange_panes({name: AnswerPane(name, mask=mask) for name in names})
         container.set_class(len(names) > 4, "-many")
-        await container.mount_all(self.panes.values())
+        if self.panes:
+            await container.mount_all(self.panes.values())
+        elif (hint := self.empty_hint()) is not None:
+            await container.mount(hint)
         self.current = next(iter(self.panes.values()), None)
+
+    def arrange_panes(self, panes: dict[str, AnswerPane]) -> dict[str, AnswerPane]:
+        """The new panes in the order to show them (the compare screen shuffles when blind)."""
+        return panes
+
+    def empty_hint(self) -> Widget | None:
+        """What the row shows with no panes."""
+        return None
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, AnswerPane):
@@ -96,8 +125,15 @@ class PaneHost(Screen):
         target.focus()
         target.scroll_visible(animate=False)
 
-    def on_answer_pane_cancel_requested(self, event: AnswerPane.CancelRequested) -> None:
-        self.notify(f"{event.pane.model} is not running.", timeout=2)
+    async def on_answer_pane_cancel_requested(self, event: AnswerPane.CancelRequested) -> None:
+        if not self.RUNS_MODELS or not event.pane.active:
+            self.notify(f"{event.pane.shown_name} is not running.", timeout=2)
+            return
+        await self.cancel_model(event.pane.model)
+
+    async def cancel_model(self, model: str) -> None:
+        """Stop ``model``'s run (the pane's ``x``)."""
+        await self.wb.runner.cancel(model)
 
     def on_answer_pane_save_requested(self, event: AnswerPane.SaveRequested) -> None:
         code = event.block.code
@@ -113,5 +149,67 @@ class PaneHost(Screen):
                 return
             self.notify(f"Saved the code block to {path}.")
 
-        suggestion = suggested_name(event.pane.model, event.block.language)
+        suggestion = suggested_name(event.pane.shown_name, event.block.language)
         self.app.push_screen(SaveCodeModal(suggestion, save_dir), write)
+
+    # -- the send path of the screens that run models -------------------------------------
+
+    def prompt_to_send(self, prompt: PromptEditor, *, busy: str, empty: str) -> str | None:
+        """The prompt's text when a send may go ahead; else a warning and ``None``."""
+        if self.running:
+            self.notify(busy, severity="warning")
+            return None
+        text = prompt.text
+        if not text.strip():
+            self.notify(empty, severity="warning")
+            return None
+        return text
+
+    def open_recorder(
+        self,
+        specs: Sequence[ModelSpec],
+        requests: dict[str, Request],
+        schedule: str,
+        parent: Session | None = None,
+    ) -> SessionRecorder | None:
+        """The new session, saved at once; ``None`` (and the error shown) when it cannot be."""
+        try:
+            return open_session(self.wb.store, specs, requests, schedule=schedule, parent=parent)
+        except OSError as exc:
+            self.app.push_screen(ErrorModal("Cannot save the session", str(exc)))
+            return None
+
+    async def stream(
+        self,
+        specs: Sequence[ModelSpec],
+        requests: dict[str, Request],
+        recorder: SessionRecorder,
+        schedule: str,
+    ) -> None:
+        """Run the models into their panes (``apply_event``), saving the session."""
+        await run_comparison(
+            self.wb.runner,
+            self.wb.store,
+            specs,
+            requests,
+            schedule=schedule,
+            listener=self.apply_event,
+            recorder=recorder,
+        )
+        self.report_save_error(recorder)
+
+    def report_save_error(self, recorder: SessionRecorder) -> None:
+        if recorder.save_error:
+            self.notify(recorder.save_error, title="Session not saved", severity="error")
+
+    def apply_event(self, event: Event) -> None:
+        """The runner's listener: called on the event loop, so it only changes state."""
+        pane = self.panes.get(event.model)
+        if pane is not None:
+            pane.apply(event)
+
+    async def tick_panes(self) -> None:
+        """Draw what the panes gathered since the last tick (``set_interval`` target)."""
+        now = time.monotonic()
+        for pane in list(self.panes.values()):
+            await pane.tick(now)

@@ -8,12 +8,11 @@ tag ``battle``.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
 from pathlib import PurePath
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import HorizontalScroll
@@ -22,9 +21,7 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from workbench.blind import BlindDeal, PairScheduler, pair_counts
-from workbench.compare import open_session, run_comparison
 from workbench.config import ModelSpec
-from workbench.events import Event
 from workbench.request import Request, Sampling
 from workbench.sessions import Session, SessionRecorder
 from workbench.ui.conversation import first_requests
@@ -33,11 +30,7 @@ from workbench.ui.pane_host import REVIEW_CSS, PaneHost
 from workbench.ui.rater import Rater
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.rating import RATING_CSS, Rated
-from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.prompt_editor import PromptEditor
-
-if TYPE_CHECKING:
-    from workbench.ui.app import WorkbenchApp
 
 #: The tag every battle vote carries (the leaderboard can filter on it).
 BATTLE_TAG = "battle"
@@ -49,6 +42,7 @@ class BattleScreen(Rater, PaneHost):
     """Two models of the pool answer each prompt blind; one key votes and reveals them."""
 
     SCOPE: ClassVar[str] = "battle"
+    RUNS_MODELS: ClassVar[bool] = True
     BINDINGS = bindings("battle")
     CSS_PATH: ClassVar[list[str | PurePath]] = [REVIEW_CSS, RATING_CSS]
     AUTO_FOCUS = "#battle-prompt"
@@ -61,13 +55,8 @@ class BattleScreen(Rater, PaneHost):
         #: The session of the battle on screen, and whether it got its vote.
         self.session: Session | None = None
         self.voted = False
-        self.running = False
         self.rounds = 0
         self.votes = 0
-
-    @property
-    def wb(self) -> WorkbenchApp:
-        return self.app  # type: ignore[return-value]
 
     @property
     def prompt(self) -> PromptEditor:
@@ -94,7 +83,7 @@ class BattleScreen(Rater, PaneHost):
 
     def on_mount(self) -> None:
         self.sub_title = f"blind battles · {len(self.pool)} models"
-        self.set_interval(1 / FLUSH_RATE, self._tick)
+        self.set_interval(1 / FLUSH_RATE, self.tick_panes)
         self._status()
         self.run_worker(self._count_votes, thread=True, group="count", exit_on_error=False)
 
@@ -153,12 +142,10 @@ class BattleScreen(Rater, PaneHost):
 
     async def action_send(self) -> None:
         """Send the prompt to the next pair, blind."""
-        if self.running:
-            self.notify("The two models are still answering.", severity="warning")
-            return
-        text = self.prompt.text
-        if not text.strip():
-            self.notify("Write a prompt first.", severity="warning")
+        text = self.prompt_to_send(
+            self.prompt, busy="The two models are still answering.", empty="Write a prompt first."
+        )
+        if text is None:
             return
         if self.session is not None and not self.voted:
             self.notify("The last battle got no vote; it is left out.", timeout=3)
@@ -173,13 +160,10 @@ class BattleScreen(Rater, PaneHost):
             defaults=self.wb.default_sampling(),
         )
         schedule = self.wb.config.schedule
-        self.running = True
-        try:
-            recorder = open_session(self.wb.store, specs, requests, schedule=schedule)
-        except OSError as exc:
-            self.running = False
-            self.app.push_screen(ErrorModal("Cannot save the session", str(exc)))
+        recorder = self.open_recorder(specs, requests, schedule)
+        if recorder is None:
             return
+        self.running = True
         await self.reset_panes(list(pair))
         self.disguise_panes(BlindDeal(pair))  # the draw already chose who is A
         for name in pair:
@@ -203,36 +187,9 @@ class BattleScreen(Rater, PaneHost):
         schedule: str,
     ) -> None:
         try:
-            await run_comparison(
-                self.wb.runner,
-                self.wb.store,
-                specs,
-                requests,
-                schedule=schedule,
-                listener=self._on_event,
-                recorder=recorder,
-            )
+            await self.stream(specs, requests, recorder, schedule)
         finally:
             self.running = False
-        if recorder.save_error:
-            self.notify(recorder.save_error, title="Session not saved", severity="error")
-
-    def _on_event(self, event: Event) -> None:
-        pane = self.panes.get(event.model)
-        if pane is not None:
-            pane.apply(event)
-
-    async def _tick(self) -> None:
-        now = time.monotonic()
-        for pane in list(self.panes.values()):
-            await pane.tick(now)
-
-    async def on_answer_pane_cancel_requested(self, event: AnswerPane.CancelRequested) -> None:
-        event.prevent_default()  # not the PaneHost's "not running": here it may be
-        if not event.pane.active:
-            self.notify(f"{self.pane_title(event.pane.model)} is not running.", timeout=2)
-            return
-        await self.wb.runner.cancel(event.pane.model)
 
     async def action_close(self) -> None:
         """Leave the battles (a battle still answering is cancelled)."""

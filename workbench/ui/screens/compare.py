@@ -1,40 +1,42 @@
-"""The compare screen: model picker and settings, answer panes side by side, prompt editor."""
+"""The compare screen: model picker and settings, answer panes side by side, prompt editor.
+
+With samples N > 1 (the settings panel) each chosen model answers the prompt N times
+(``workbench.samples``: one session per sample, models as the schedule says, a
+model's samples one after another). Each pane shows every sample under a header
+``sample i/N`` with its check line, then a summary: passed c/n, pass@1, pass@N and
+the distinct answers. The last sample is the pane's latest answer: copy, rate and
+diff act on it, and the next prompt continues each model's conversation from it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from workbench.codecheck import check_answer, tests_problem
-from workbench.compare import open_session, run_comparison
+from workbench.codecheck import CheckResult, tests_problem
 from workbench.config import ModelSpec
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Failed, Loading, ModelRun, Started
-from workbench.request import Request
-from workbench.sessions import SessionRecorder
-from workbench.ui.checks import CHECK_TIMEOUT, build_tests
+from workbench.request import Request, Sampling
+from workbench.samples import Checker, SampleHooks, SampleRun, check_runs, sample_sampling
+from workbench.sessions import Session, SessionRecorder
+from workbench.ui.checks import samples_line
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label
+from workbench.ui.pane_host import PaneHost
 from workbench.ui.rater import CompareRating
 from workbench.ui.screens.error import ErrorModal
-from workbench.ui.screens.save_code import SaveCodeModal, suggested_name
 from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.model_picker import ModelPicker
 from workbench.ui.widgets.prompt_editor import PromptEditor
 from workbench.ui.widgets.settings_panel import SettingsPanel
-
-if TYPE_CHECKING:
-    from workbench.ui.app import WorkbenchApp
 
 HINT = (
     "No answers yet.  {focus_models} choose models · {focus_prompt} write a prompt"
@@ -44,24 +46,19 @@ HINT = (
 FLUSH_RATE = 20
 
 
-class CompareScreen(CompareRating, Screen[None]):
+class CompareScreen(CompareRating, PaneHost):
     """Prompt N models at once and watch their answers stream side by side."""
 
     BINDINGS = bindings("compare")
     AUTO_FOCUS = "#prompt"
+    RUNS_MODELS: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
         self.thread: Thread | None = None
-        self.panes: dict[str, AnswerPane] = {}
-        self.running = False
-        self.zoomed: AnswerPane | None = None
-        self.current: AnswerPane | None = None
+        #: The samples run going on (samples > 1), so that esc stops its later samples.
+        self.sample_run: SampleRun | None = None
         self._loads: dict[str, asyncio.Task[None]] = {}
-
-    @property
-    def wb(self) -> WorkbenchApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         wb, state = self.wb, self.wb.ui_state
@@ -98,7 +95,7 @@ class CompareScreen(CompareRating, Screen[None]):
         return Static(Content(HINT.format(**keys)), id="hint")
 
     def on_mount(self) -> None:
-        self.set_interval(1 / FLUSH_RATE, self._tick)
+        self.set_interval(1 / FLUSH_RATE, self.tick_panes)
         self._refresh_titles()
         if self.wb.discover:
             self.run_worker(self._discover, thread=True, group="discover", exit_on_error=False)
@@ -147,12 +144,12 @@ class CompareScreen(CompareRating, Screen[None]):
 
     async def action_send(self) -> None:
         """Send the prompt to the chosen models; a follow-up when the thread continues."""
-        if self.running:
-            self.notify("Models are still answering: esc cancels them.", severity="warning")
-            return
-        text = self.prompt.text
-        if not text.strip():
-            self.notify("Write a prompt first (f4).", severity="warning")
+        text = self.prompt_to_send(
+            self.prompt,
+            busy="Models are still answering: esc cancels them.",
+            empty="Write a prompt first (f4).",
+        )
+        if text is None:
             return
         names = self.picker.chosen
         if not names:
@@ -160,6 +157,7 @@ class CompareScreen(CompareRating, Screen[None]):
             return
         try:
             typed = self.settings.sampling()
+            samples = self.settings.samples()
         except ValueError as exc:
             self.notify(str(exc), title="Settings", severity="error")
             return
@@ -174,41 +172,45 @@ class CompareScreen(CompareRating, Screen[None]):
         follow = self.thread is not None and self.thread.continues(names, mode)
         if self.thread is not None and not follow:
             self.notify("The models or the mode changed: this starts a new comparison.")
-        defaults = self.wb.default_sampling()
-        if follow and previous is not None:
-            requests = follow_up_requests(specs, text, previous, typed=typed, defaults=defaults)
-        else:
-            system = self.settings.system_prompt.strip() or None
-            requests = first_requests(
-                specs, text, mode=mode, system=system, typed=typed, defaults=defaults
-            )
-        self.running = True  # from here on, a second send waits for this one
-        try:
-            recorder = open_session(
-                self.wb.store,
-                specs,
-                requests,
-                schedule=schedule,
-                parent=previous if follow else None,
-            )
-        except OSError as exc:
-            self.running = False
-            self.app.push_screen(ErrorModal("Cannot save the session", str(exc)))
+        parent = previous if follow else None
+        checker = Checker(tests, mode, text) if tests else None
+        if samples > 1:
+            await self._send_samples(specs, text, typed, samples, parent, checker)
             return
+        requests = self._requests(specs, text, typed, parent)
+        recorder = self.open_recorder(specs, requests, schedule, parent)
+        if recorder is None:
+            return
+        self.running = True  # from here on, a second send waits for this one
         if not follow:
-            await self._reset_panes(names)
+            await self.reset_panes(names)
         for name in names:
             run = recorder.session.run(name)
             await self.panes[name].begin_turn(run, text if follow else None, schedule)
         self.thread = Thread(tuple(names), mode, recorder.session)
-        self._remember(text)
-        self.prompt.clear_prompt()
-        self._refresh_titles()
+        self._sent(text)
         self.run_worker(
-            self._run(specs, requests, recorder, schedule, (tests, text, mode)),
+            self._run(specs, requests, recorder, schedule, checker),
             group="run",
             exit_on_error=False,
         )
+
+    def _requests(
+        self, specs: list[ModelSpec], text: str, typed: Sampling, parent: Session | None
+    ) -> dict[str, Request]:
+        """Each model's request: the first turn, or a follow-up of ``parent``."""
+        defaults = self.wb.default_sampling()
+        if parent is not None:
+            return follow_up_requests(specs, text, parent, typed=typed, defaults=defaults)
+        system = self.settings.system_prompt.strip() or None
+        return first_requests(
+            specs, text, mode=self.settings.mode, system=system, typed=typed, defaults=defaults
+        )
+
+    def _sent(self, text: str) -> None:
+        self._remember(text)
+        self.prompt.clear_prompt()
+        self._refresh_titles()
 
     async def _run(
         self,
@@ -216,64 +218,96 @@ class CompareScreen(CompareRating, Screen[None]):
         requests: dict[str, Request],
         recorder: SessionRecorder,
         schedule: str,
-        checks: tuple[str, str, str] | None = None,
+        checker: Checker | None = None,
     ) -> None:
-        """Run the comparison; then, when ``checks`` (tests, prompt, mode) has tests,
-        check the answers."""
+        """Run the comparison; then, with a ``checker`` (tests), check the answers."""
         try:
-            # A model being preloaded (ctrl+l) finishes loading before it is asked.
-            loads = [self._loads[s.name] for s in specs if s.name in self._loads]
-            await asyncio.gather(*loads, return_exceptions=True)
-            await run_comparison(
-                self.wb.runner,
-                self.wb.store,
-                specs,
-                requests,
-                schedule=schedule,
-                listener=self._on_event,
-                recorder=recorder,
-            )
-            if checks is not None and checks[0]:
-                await self._check_answers(recorder, *checks)
+            await self._wait_for_loads(specs)
+            await self.stream(specs, requests, recorder, schedule)
+            if checker is not None:
+                await self._check_answers(recorder, checker)
         finally:
             self.running = False
-        if recorder.save_error:
-            self.notify(recorder.save_error, title="Session not saved", severity="error")
 
-    async def _check_answers(
-        self, recorder: SessionRecorder, tests: str, prompt: str, mode: str
-    ) -> None:
-        """Run each finished answer against the tests (in threads: the sandbox blocks),
-        show the result in its pane and keep it in the run's ``info["check"]``."""
-        runs = [run for run in recorder.session.runs if run.state == "done"]
-        panes = {run.model: self.panes.get(run.model) for run in runs}
-        for pane in panes.values():
-            if pane is not None:
-                pane.show_check(None)
+    async def _wait_for_loads(self, specs: Sequence[ModelSpec]) -> None:
+        """A model being preloaded (ctrl+l) finishes loading before it is asked."""
+        loads = [self._loads[s.name] for s in specs if s.name in self._loads]
+        await asyncio.gather(*loads, return_exceptions=True)
 
-        def check(run: ModelRun) -> dict:
-            suite = build_tests(tests, run.text, mode, prompt)
-            return check_answer(run.text, mode, suite, timeout=CHECK_TIMEOUT).to_dict()
-
-        async def one(run: ModelRun) -> None:
-            try:
-                result = await asyncio.to_thread(check, run)
-            except Exception as exc:  # a check that cannot run is shown, never a crash
-                result = {"status": "error", "passed": False, "message": str(exc)}
-            run.info["check"] = result
-            pane = panes[run.model]
-            if pane is not None:
-                pane.show_check(result)
-
-        await asyncio.gather(*(one(run) for run in runs))
+    async def _check_answers(self, recorder: SessionRecorder, checker: Checker) -> None:
+        """Run each answer against the tests (in threads: the sandbox blocks), show the
+        result in its pane and keep it in the run's ``info["check"]``."""
+        runs = [run for run in recorder.session.runs if run.state != "cancelled"]
+        for run in runs:
+            self._show_check(run, None)
+        await check_runs(runs, checker, lambda run, _: self._show_check(run, run.info["check"]))
         if runs:
             recorder.save()
+            self.report_save_error(recorder)
 
-    def _on_event(self, event: Event) -> None:
-        """The runner's listener: called on the event loop, so it only changes state."""
-        pane = self.panes.get(event.model)
+    def _show_check(self, run: ModelRun, check: dict | None) -> None:
+        pane = self.panes.get(run.model)
         if pane is not None:
-            pane.apply(event)
+            pane.show_check(check)
+
+    # -- several samples ---------------------------------------------------------------------
+
+    async def _send_samples(
+        self,
+        specs: list[ModelSpec],
+        text: str,
+        typed: Sampling,
+        samples: int,
+        parent: Session | None,
+        checker: Checker | None,
+    ) -> None:
+        """Each model answers ``samples`` times (``workbench.samples``' rules)."""
+        schedule = self.settings.schedule
+        names = [spec.name for spec in specs]
+        self.sample_run = SampleRun(
+            self.wb.runner,
+            self.wb.store,
+            specs,
+            lambda index: self._requests(
+                specs, text, sample_sampling(typed, samples, index), parent
+            ),
+            samples=samples,
+            schedule=schedule,
+            checker=checker,
+            parent=parent,
+        )
+        self.running = True
+        if parent is None:
+            await self.reset_panes(names)
+        self._sent(text)
+        self.run_worker(
+            self._run_samples(self.sample_run, _PaneSamples(self, text, parent is not None)),
+            group="run",
+            exit_on_error=False,
+        )
+
+    async def _run_samples(self, run: SampleRun, hooks: _PaneSamples) -> None:
+        try:
+            await self._wait_for_loads(run.specs)
+            report = await run.run(listener=self.apply_event, hooks=hooks)
+            for model, pane in self.panes.items():
+                await pane.show_samples(samples_line(report.summary(model), run.samples))
+            stopped = ""
+            if report.done < run.samples or run.stopped:
+                stopped = f"Stopped at sample {report.done} of {run.samples}. "
+            self.notify(
+                f"{stopped}Each sample is a session tagged sample:<i> and group:{report.group}. "
+                "The next prompt continues from the last sample.",
+                title=f"{run.samples} samples per model",
+                timeout=6,
+            )
+        finally:
+            self.running = False
+            self.sample_run = None
+
+    def apply_event(self, event: Event) -> None:
+        """The runner's listener: the pane, and the picker's model states."""
+        super().apply_event(event)
         if isinstance(event, Loading):
             self.picker.set_state(event.model, "loading", event.progress)
         elif isinstance(event, Started):
@@ -284,23 +318,11 @@ class CompareScreen(CompareRating, Screen[None]):
             title = f"{event.model}: {event.error.get('title', 'Error')}"
             self.notify(event.error.get("message", ""), title=title, severity="error")
 
-    async def _tick(self) -> None:
-        now = time.monotonic()
-        for pane in list(self.panes.values()):
-            await pane.tick(now)
+    def arrange_panes(self, panes: dict[str, AnswerPane]) -> dict[str, AnswerPane]:
+        return self.blind_panes(panes)  # shuffled and disguised in blind mode
 
-    async def _reset_panes(self, names: list[str]) -> None:
-        self._set_zoom(None)
-        container = self.query_one("#panes", HorizontalScroll)
-        await container.remove_children()
-        self.panes = {name: AnswerPane(name, mask=self.wb.test_mode) for name in names}
-        self.panes = self.blind_panes(self.panes)  # shuffled and disguised in blind mode
-        container.set_class(len(names) > 4, "-many")
-        if names:
-            await container.mount_all(self.panes.values())
-        else:
-            await container.mount(self._hint())
-        self.current = next(iter(self.panes.values()), None)
+    def empty_hint(self) -> Static:
+        return self._hint()
 
     def _remember(self, text: str) -> None:
         state = self.wb.ui_state
@@ -320,7 +342,7 @@ class CompareScreen(CompareRating, Screen[None]):
             self.notify("Models are still answering: esc cancels them first.", severity="warning")
             return
         self.thread = None
-        await self._reset_panes([])
+        await self.reset_panes([])
         self._refresh_titles()
         self.prompt.focus()
 
@@ -328,6 +350,8 @@ class CompareScreen(CompareRating, Screen[None]):
         if not self.running:
             self.notify("Nothing is running.", timeout=2)
             return
+        if self.sample_run is not None:
+            self.sample_run.stop()  # and no more samples
         await self.wb.runner.cancel()
 
     def action_history(self, step: int) -> None:
@@ -393,59 +417,6 @@ class CompareScreen(CompareRating, Screen[None]):
         texts = {self.pane_title(name): pane.answer for name, pane in self.panes.items()}
         open_diff(self.app, texts, self.thread.mode, title=f"turn {self.thread.turn}")
 
-    # -- pane requests -----------------------------------------------------------------------
-
-    def on_descendant_focus(self, event) -> None:
-        if isinstance(event.widget, AnswerPane):
-            self.current = event.widget
-
-    @on(AnswerPane.CancelRequested)
-    async def _cancel_pane(self, event: AnswerPane.CancelRequested) -> None:
-        if not event.pane.active:
-            self.notify(f"{event.pane.shown_name} is not running.", timeout=2)
-            return
-        await self.wb.runner.cancel(event.pane.model)
-
-    @on(AnswerPane.ZoomRequested)
-    def _zoom_pane(self, event: AnswerPane.ZoomRequested) -> None:
-        self._set_zoom(None if self.zoomed is event.pane else event.pane)
-
-    def _set_zoom(self, pane: AnswerPane | None) -> None:
-        if self.zoomed is not None:
-            self.zoomed.remove_class("-zoom")
-        self.zoomed = pane
-        self.set_class(pane is not None, "-zoomed")
-        if pane is not None:
-            pane.add_class("-zoom")
-            pane.focus()
-
-    @on(AnswerPane.MoveRequested)
-    def _move(self, event: AnswerPane.MoveRequested) -> None:
-        panes = list(self.panes.values())
-        index = (panes.index(event.pane) + event.step) % len(panes)
-        target = panes[index]
-        if self.zoomed is not None:
-            self._set_zoom(target)
-        target.focus()
-        target.scroll_visible(animate=False)
-
-    @on(AnswerPane.SaveRequested)
-    def _save(self, event: AnswerPane.SaveRequested) -> None:
-        code = event.block.code
-        suggestion = suggested_name(event.pane.shown_name, event.block.language)
-
-        def write(path: Path | None) -> None:
-            if path is None:
-                return
-            try:
-                path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
-            except OSError as exc:
-                self.notify(f"Could not write {path}: {exc}", severity="error")
-                return
-            self.notify(f"Saved the code block to {path}.")
-
-        self.app.push_screen(SaveCodeModal(suggestion, self.wb.save_dir), write)
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.running = False
@@ -457,3 +428,34 @@ class CompareScreen(CompareRating, Screen[None]):
                     "The run stopped. The session file keeps what was shown.",
                 )
             )
+
+
+class _PaneSamples(SampleHooks):
+    """A samples run drawn in the compare screen's panes: a turn per sample, its check."""
+
+    def __init__(self, screen: CompareScreen, text: str, follow: bool) -> None:
+        self.screen, self.text, self.follow = screen, text, follow
+
+    async def opened(self, index: int, recorder: SessionRecorder) -> None:
+        screen, session = self.screen, recorder.session
+        samples = screen.sample_run.samples if screen.sample_run else index + 1
+        header = f"sample {index + 1}/{samples}"
+        if self.follow and index == 0:
+            header = f"{self.text}\n\n{header}"
+        for run in session.runs:
+            pane = screen.panes.get(run.model)
+            if pane is not None:
+                await pane.begin_turn(run, header, session.schedule)
+        # The pane's latest answer is this sample's: rating, diff and the next prompt too.
+        screen.thread = Thread(tuple(run.model for run in session.runs), session.mode, session)
+        screen._refresh_titles()
+
+    def checking(self, index: int, runs: Sequence[ModelRun]) -> None:
+        for run in runs:
+            self.screen._show_check(run, None)
+
+    def checked(self, index: int, run: ModelRun, result: CheckResult) -> None:
+        self.screen._show_check(run, run.info["check"])
+
+    def finished(self, index: int, recorder: SessionRecorder) -> None:
+        self.screen.report_save_error(recorder)

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from workbench.errors import SessionError
 from workbench.ratings import Leaderboard, Standing
-from workbench.ui.checks import pass_rates, rate_text
+from workbench.samples import pass_rates, rate_text
 from workbench.ui.keys import bindings
 from workbench.ui.screens.rating import RATING_CSS
 
@@ -197,7 +197,6 @@ class LeaderboardScreen(Screen[None]):
         elapsed: float,
         rates: dict[str, tuple[int, int]] | None = None,
     ) -> None:
-        self.board = board
         rates = rates or {}
         standings = self.query_one("#lb-standings", DataTable)
         standings.clear()
@@ -228,6 +227,7 @@ class LeaderboardScreen(Screen[None]):
         if not board.standings and not rates:
             summary = "No votes or scores yet: rate some answers (1–5, A/B/T/N) or play battles."
         self.query_one("#lb-summary", Static).update(Content(summary))
+        self.board = board  # last: tests wait for it to see the whole screen
 
     def _matrix(self, board: Leaderboard) -> None:
         matrix = self.query_one("#lb-matrix", DataTable)

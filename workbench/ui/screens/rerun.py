@@ -7,7 +7,6 @@ the diff of the old and the new answer.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -17,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from workbench import format as fmt
-from workbench.compare import open_session, rerun_requests, run_comparison
+from workbench.compare import open_session, rerun_requests
 from workbench.config import ModelSpec
 from workbench.events import Event, Loading, Started
 from workbench.headless import compare_runs
@@ -30,7 +29,6 @@ from workbench.ui.pane_host import PaneHost, compare_screen
 from workbench.ui.rater import Rater
 from workbench.ui.screens.diff import DiffScreen
 from workbench.ui.screens.error import ErrorModal
-from workbench.ui.widgets.answer_pane import AnswerPane
 
 if TYPE_CHECKING:
     from workbench.ui.app import WorkbenchApp
@@ -47,13 +45,13 @@ class RerunScreen(Rater, PaneHost):
 
     SCOPE: ClassVar[str] = "rerun"
     BINDINGS = bindings("rerun")
+    RUNS_MODELS: ClassVar[bool] = True
 
     def __init__(self, original: Session, specs: list[ModelSpec]) -> None:
         super().__init__()
         self.original = original
         self.specs = specs
         self.recorder: SessionRecorder | None = None
-        self.running = False
         #: Per model in both sessions: ``headless.compare_runs``, once the run has ended.
         self.changes: list[dict[str, Any]] | None = None
 
@@ -102,7 +100,7 @@ class RerunScreen(Rater, PaneHost):
             await self.panes[name].begin_turn(recorder.session.run(name), None, schedule)
         if not self.wb.test_mode:
             self.sub_title = f"re-run → session {recorder.session.id}"
-        self.set_interval(1 / FLUSH_RATE, self._tick)
+        self.set_interval(1 / FLUSH_RATE, self.tick_panes)
         self.running = True
         self.run_worker(self._run(requests, recorder), group="rerun", exit_on_error=False)
         if self.current is not None:
@@ -110,26 +108,14 @@ class RerunScreen(Rater, PaneHost):
 
     async def _run(self, requests: dict[str, Request], recorder: SessionRecorder) -> None:
         try:
-            await run_comparison(
-                self.wb.runner,
-                self.wb.store,
-                self.specs,
-                requests,
-                schedule=self.original.schedule,
-                listener=self._on_event,
-                recorder=recorder,
-            )
+            await self.stream(self.specs, requests, recorder, self.original.schedule)
         finally:
             self.running = False
-        if recorder.save_error:
-            self.notify(recorder.save_error, title="Session not saved", severity="error")
         self.changes = compare_runs(self.original, recorder.session)
         self._summary()
 
-    def _on_event(self, event: Event) -> None:
-        pane = self.panes.get(event.model)
-        if pane is not None:
-            pane.apply(event)
+    def apply_event(self, event: Event) -> None:
+        super().apply_event(event)
         # The compare screen's picker shows which models are loaded: keep it true.
         compare = compare_screen(self.app)
         if compare is None or event.model not in compare.picker.specs:
@@ -138,11 +124,6 @@ class RerunScreen(Rater, PaneHost):
             compare.picker.set_state(event.model, "loading", event.progress)
         elif isinstance(event, Started):
             compare.picker.set_state(event.model, "ready")
-
-    async def _tick(self) -> None:
-        now = time.monotonic()
-        for pane in list(self.panes.values()):
-            await pane.tick(now)
 
     def _summary(self) -> None:
         """The table of what changed, per model in both sessions."""
@@ -167,13 +148,6 @@ class RerunScreen(Rater, PaneHost):
         table.add_class("-shown")
 
     # -- actions (keys in workbench.ui.keys, scope "rerun") ------------------------------
-
-    def on_answer_pane_cancel_requested(self, event: AnswerPane.CancelRequested) -> None:
-        event.prevent_default()  # not the PaneHost's "not running": here it may be
-        if not event.pane.active:
-            self.notify(f"{event.pane.model} is not running.", timeout=2)
-            return
-        self.run_worker(self.wb.runner.cancel(event.pane.model))
 
     def action_diff(self) -> None:
         """Old versus new answer of each model in both, starting with the focused one."""

@@ -1,4 +1,4 @@
-"""Mode, schedule, sampling settings, the optional system prompt and tests, at hand."""
+"""Mode, schedule, sampling settings, samples, the optional system prompt and tests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, Static, TextArea
 
 from workbench.request import Sampling
+from workbench.samples import MAX_SAMPLES, samples_problem
 
 #: field → (label, Input type, lowest, highest)
 FIELDS: dict[str, tuple[str, str, float, float]] = {
@@ -74,6 +75,18 @@ class SettingsPanel(Vertical):
                 )
                 field.cursor_blink = self._blink
                 yield field
+        with Horizontal(classes="row"):
+            yield Label("samples")
+            field = Input(
+                "",
+                placeholder=f"1 (up to {MAX_SAMPLES})",
+                type="integer",
+                valid_empty=True,  # empty means one answer per model
+                compact=True,
+                id="samples",
+            )
+            field.cursor_blink = self._blink
+            yield field
         system = TextArea(self._system, id="system", soft_wrap=True, compact=True)
         system.placeholder = "optional system prompt"
         system.cursor_blink = self._blink
@@ -110,6 +123,20 @@ class SettingsPanel(Vertical):
     def tests(self) -> str:
         """The tests every answer is run against ("" when none)."""
         return self.query_one("#tests", TextArea).text
+
+    def samples(self) -> int:
+        """Answers per model (1 when empty); ``ValueError`` with a message when wrong."""
+        text = self.query_one("#samples", Input).value.strip()
+        if not text:
+            return 1
+        try:
+            samples = int(text)
+        except ValueError:
+            raise ValueError(f"samples must be a whole number, not {text!r}.") from None
+        problem = samples_problem(samples)
+        if problem:
+            raise ValueError(problem)
+        return samples
 
     def typed_values(self) -> dict[str, float | int | None]:
         """The fields as typed, for the saved state (no validation)."""
