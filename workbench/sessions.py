@@ -34,6 +34,8 @@ from workbench.request import Request
 SCHEMA_VERSION = 1
 INDEX_NAME = ".index.json"
 INDEX_VERSION = 1
+#: A recorder encodes the new chunks this many times between two saves (``encode_ahead``).
+ENCODE_STEPS = 10
 #: Sessions bigger than this are refused rather than read into memory.
 MAX_SESSION_BYTES = 64 * 1024 * 1024
 #: A temporary file this old belongs to no live save: its writer died (crash, kill).
@@ -425,10 +427,7 @@ class SessionStore:
         """Write ``session`` atomically: compact while its run streams (saved every
         second or so), indented for people and diffs once it is complete."""
         path = self.path_for(session.id)
-        timelines = self._timelines.get(session.id)
-        if timelines is None or len(timelines) != len(session.runs):
-            timelines = self._timelines[session.id] = [_Timeline() for _ in session.runs]
-        rows = [line.update(run.chunks) for line, run in zip(timelines, session.runs, strict=True)]
+        rows = self.encode_ahead(session)
         payload = encode_session(
             session.to_dict(chunks=False), compact=not session.complete, rows=rows
         )
@@ -436,6 +435,15 @@ class SessionStore:
             del self._timelines[session.id]  # a complete session no longer grows
         atomic_write(path, payload)
         return path
+
+    def encode_ahead(self, session: Session) -> list[list[str]]:
+        """Encode the chunks ``session``'s runs gained since the last call (or save); return
+        every run's rows. A save then encodes only what came after: called between saves
+        of a streaming session, this spreads the encoding over small steps."""
+        timelines = self._timelines.get(session.id)
+        if timelines is None or len(timelines) != len(session.runs):
+            timelines = self._timelines[session.id] = [_Timeline() for _ in session.runs]
+        return [line.update(run.chunks) for line, run in zip(timelines, session.runs, strict=True)]
 
     def resolve(self, ref: str) -> Path:
         """A session file's path from a path or an id (or a unique prefix of one)."""
@@ -609,14 +617,20 @@ class SessionRecorder:
         #: The file as this recorder last wrote it (mtime_ns, size): unchanged means
         #: nobody added ratings since, so there is nothing to merge.
         self._written = _file_mark(self.path)
-        self._last_save = time.monotonic()
+        self._last_save = self._last_encode = time.monotonic()
         self.save_error: str | None = None
 
     def __call__(self, event: Event) -> None:
         # A model that ended is saved at once; streaming text about once a second.
         ended = isinstance(event, Finished | Failed | Cancelled)
-        if ended or time.monotonic() - self._last_save >= self.interval:
+        now = time.monotonic()
+        if ended or now - self._last_save >= self.interval:
             self.save()
+        elif not self.session.complete and now - self._last_encode >= self.interval / ENCODE_STEPS:
+            # Four fast models stream thousands of chunks a second: encoded all at the
+            # save, they held the event loop (and a key press) for 10 ms and more.
+            self.store.encode_ahead(self.session)
+            self._last_encode = now
 
     def save(self, *, complete: bool | None = None) -> None:
         """Write the session; compact while it streams, indented once it is complete."""
@@ -633,7 +647,7 @@ class SessionRecorder:
         except OSError as exc:
             # The previous file is intact (atomic write); tell the user, keep running.
             self.save_error = f"Could not save session {self.session.id}: {exc}"
-        self._last_save = time.monotonic()
+        self._last_save = self._last_encode = time.monotonic()
 
     def _merge_ratings_from_disk(self) -> None:
         """Keep ratings another window added while this run was still streaming."""

@@ -71,3 +71,32 @@ def test_recorder_reads_the_file_back_only_when_someone_else_changed_it(tmp_path
     recorder.save(complete=True)
     assert len(loads) == 1
     assert real_load(recorder.session.id).ratings["scores"] == [score]
+
+
+def test_recorder_encodes_new_chunks_between_saves(tmp_path, monkeypatch):
+    """Between saves a recorder encodes the chunks that came (a little at a time, not
+    all at the save); the file is the same as if the save had encoded them all."""
+    import workbench.sessions as sessions
+    from workbench.events import Delta
+
+    clock = [0.0]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: clock[0])
+    store = SessionStore(tmp_path)
+    session = _session()
+    recorder = SessionRecorder(store, session, interval=10.0)
+    ahead = []
+    real = store.encode_ahead
+    monkeypatch.setattr(store, "encode_ahead", lambda s: ahead.append(1) or real(s))
+    for step in range(1, 10):  # nine tenths of the interval: encoded ahead, not saved
+        clock[0] = float(step)
+        for run in session.runs:
+            run.chunks.append((30.0 + step, f"step {step}"))
+        recorder(Delta("a", "x", 0.0))
+    assert len(ahead) == 9
+    assert json.loads(recorder.path.read_bytes()) != _plain(session)
+    clock[0] = 10.0
+    recorder(Delta("a", "x", 0.0))  # the interval since the last save: saved
+    assert json.loads(recorder.path.read_bytes()) == _plain(session)
+    recorder.save(complete=True)
+    assert json.loads(recorder.path.read_bytes()) == _plain(session)
+    assert session.id not in store._timelines  # a complete session's rows are let go
