@@ -8,6 +8,7 @@ from workbench.backends.scripted import ScriptedBackend
 from workbench.config import Config, ModelSpec
 from workbench.errors import ModelLoadError
 from workbench.ui.screens.compare import CompareScreen
+from workbench.ui.widgets.answer_view import AnswerView
 
 ANSWER = (
     "Here is the function:\n\n"
@@ -55,7 +56,19 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
 def finished(app) -> bool:
     """Every pane has ended and drawn its final state, and no run is going on."""
     screen = compare_screen(app)
-    return not screen.running and all(not pane.active for pane in screen.panes.values())
+    return (
+        not screen.running
+        and all(not pane.active for pane in screen.panes.values())
+        and all(laid_out(view) for view in screen.query(AnswerView))
+    )
+
+
+def laid_out(view: AnswerView) -> bool:
+    """The view's size already holds every row of its text (the next frame shows it)."""
+    return (
+        not view.source.strip()
+        or view.size.height == view.get_content_height(view.size, view.size, view.size.width) > 0
+    )
 
 
 def compare_screen(app) -> CompareScreen:
