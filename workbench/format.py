@@ -19,6 +19,11 @@ def count(value: int | None) -> str:
     return "–" if value is None else str(value)
 
 
+def percent(value: float | None, digits: int = 0) -> str:
+    """A share such as pass@k: ``67%``, ``66.7%`` with ``digits=1``, ``–`` when unknown."""
+    return "–" if value is None else f"{value:.{digits}%}"
+
+
 def figures_line(fig: Figures) -> str:
     """One line: TTFT, total, tokens in/out, generation and prompt rates."""
     parts = [

@@ -256,14 +256,10 @@ def print_summary(console: Console, report: SamplesReport) -> None:
         if report.checked:
             row.append(f"{data.get('passed', 0)}/{data.get('checked', 0)}")
             pass_at = data.get("pass_at", {})
-            row += [_percent(pass_at.get(str(k))) for k in ks]
+            row += [fmt.percent(pass_at.get(str(k))) for k in ks]
         row.append(f"{data['distinct']} of {data['answers']}")
         table.add_row(*row)
     console.print(table)
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 def run_json(session: Session, path: Path) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workbench import format as fmt
 from workbench.codecheck import (
     CheckResult,
     Tests,
@@ -296,7 +297,7 @@ def summary_text(summary: dict[str, Any], samples: int) -> str:
     if "checked" in summary:
         parts.append(f"passed {summary['passed']}/{summary['checked']}")
         for k, value in summary["pass_at"].items():
-            parts.append(f"pass@{k} " + ("–" if value is None else f"{value:.0%}"))
+            parts.append(f"pass@{k} {fmt.percent(value)}")
     answers = summary["answers"]
     if answers:
         parts.append(f"{summary['distinct']} distinct of {answers} answer{'s' * (answers != 1)}")

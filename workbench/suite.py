@@ -43,6 +43,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from workbench import format as fmt
 from workbench.codecheck import CheckResult, Tests, tests_problem
 from workbench.config import SCHEDULES, Config, ModelSpec
 from workbench.errors import UsageError
@@ -416,10 +417,6 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def _fraction(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
 def print_report(console: Console, report: SuiteReport) -> None:
     """A task × model table of passes and distinct answers, then pass@k per model."""
     names = [escape(model) for model in report.models]
@@ -439,7 +436,7 @@ def print_report(console: Console, report: SuiteReport) -> None:
         data = report.summary(model)
         summary.add_row(
             escape(model),
-            *(_fraction(report.pass_at(model, k)) for k in report.ks),
+            *(fmt.percent(report.pass_at(model, k), 1) for k in report.ks),
             f"{data['passed']}/{data['runs']}",
             "–" if data["mean_distinct"] is None else f"{data['mean_distinct']:.1f}",
         )
