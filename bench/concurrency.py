@@ -23,9 +23,9 @@ import time
 
 from _common import median, report
 
-from workbench.config import ModelSpec, load_config
-from workbench.request import Request, Sampling
-from workbench.runner import BackendPool, Runner, available_cores
+from workbench.core.runner import BackendPool, Runner, available_cores
+from workbench.models.config import ModelSpec, load_config
+from workbench.models.request import Request, Sampling
 
 PROMPT = 'def quicksort(items):\n    """Sort a list of numbers."""\n'
 

@@ -32,9 +32,9 @@ import httpx
 from _common import median, report
 from _sse_server import expected_text
 
-from workbench.config import ModelSpec
-from workbench.request import Request, Sampling
-from workbench.runner import BackendPool, Runner
+from workbench.core.runner import BackendPool, Runner
+from workbench.models.config import ModelSpec
+from workbench.models.request import Request, Sampling
 
 PROMPT = "Write a function that merges two sorted lists."
 

@@ -21,8 +21,8 @@ from collections import Counter
 
 from _common import median, report
 
-from workbench.diff import diff_lines
-from workbench.ratings import Vote, leaderboard
+from workbench.store.diff import diff_lines
+from workbench.store.leaderboard import Vote, leaderboard
 
 
 def clock(f) -> float:

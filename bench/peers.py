@@ -12,7 +12,7 @@ Cold (nothing running, nothing loaded: what one prompt from a shell costs):
 - ``python -m llama_cpp.server`` started for the prompt: from its launch to the
   answer's last byte (the same GGUF and n_ctx as workbench, all the cores as
   threads; it is polled for readiness every 20 ms), then stopped. workbench
-  leaves out the cores other processes keep busy (``workbench.cpu``); the
+  leaves out the cores other processes keep busy (``workbench.core.cpu``); the
   server cannot, so on a loaded machine the figures show that difference too.
 
 Warm (the model already loaded, as in a session of several prompts):
@@ -47,8 +47,8 @@ from pathlib import Path
 import httpx
 from _common import median, report, smollm2_path
 
-from workbench.request import FALLBACK_SAMPLING
-from workbench.runner import available_cores
+from workbench.core.runner import available_cores
+from workbench.models.request import FALLBACK_SAMPLING
 
 PROMPT = "Write a Python function is_prime(n) that checks whether n is a prime number."
 
@@ -203,11 +203,11 @@ class WarmWorkbench:
     """workbench's headless runner in this process, its model's worker kept loaded."""
 
     def __init__(self, prompt: str, sessions: Path, cwd: Path) -> None:
-        from workbench.config import load_config
-        from workbench.request import Request
-        from workbench.runner import Runner
-        from workbench.selection import resolve
-        from workbench.sessions import SessionStore
+        from workbench.core.runner import Runner
+        from workbench.models.config import load_config
+        from workbench.models.request import Request
+        from workbench.models.selection import resolve
+        from workbench.store.sessions import SessionStore
 
         config = load_config(cwd=cwd)
         self.specs = resolve(config, ["smollm2"])
@@ -217,7 +217,7 @@ class WarmWorkbench:
         self.loop = asyncio.new_event_loop()
 
     def ask(self) -> tuple[str, float, dict]:
-        from workbench.compare import run_comparison
+        from workbench.store.comparison import run_comparison
 
         start = time.perf_counter()
         recorder = self.loop.run_until_complete(

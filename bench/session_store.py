@@ -19,8 +19,8 @@ from pathlib import Path
 
 from _common import median, report
 
-from workbench.events import ModelRun
-from workbench.sessions import Session, SessionStore, filter_summaries
+from workbench.core.events import ModelRun
+from workbench.store.sessions import Session, SessionStore, filter_summaries
 
 WORDS = [
     "sort",
@@ -157,7 +157,7 @@ def _plain(session: Session) -> dict:
 
 
 def _leaderboard_time(rng: random.Random) -> float:
-    from workbench.ratings import Vote, leaderboard
+    from workbench.store.leaderboard import Vote, leaderboard
 
     models = [f"m{i}" for i in range(10)]
     votes = []

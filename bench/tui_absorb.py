@@ -46,11 +46,11 @@ from _common import median, report
 from textual import events
 
 import workbench.ui.app
-from workbench.backends.base import register_backend
-from workbench.config import Config, ModelSpec
-from workbench.events import Event, Finished, Started
-from workbench.request import Chunk, Request, Sampling, TextChunk, Usage
-from workbench.runner import BackendPool, Runner
+from workbench.core.events import Event, Finished, Started
+from workbench.core.runner import BackendPool, Runner
+from workbench.models.backends.base import register_backend
+from workbench.models.config import Config, ModelSpec
+from workbench.models.request import Chunk, Request, Sampling, TextChunk, Usage
 from workbench.ui.app import WorkbenchApp
 
 PROMPT = "Write a Python function that merges two sorted lists, with tests."

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench.backends import base
-from workbench.backends.base import ProgressCallback, register_backend
-from workbench.backends.scripted import ScriptedBackend
-from workbench.config import Config, ModelSpec, load_config
-from workbench.request import Chunk, Request
-from workbench.sessions import SessionStore
+from workbench.models.backends import base
+from workbench.models.backends.base import ProgressCallback, register_backend
+from workbench.models.backends.scripted import ScriptedBackend
+from workbench.models.config import Config, ModelSpec, load_config
+from workbench.models.request import Chunk, Request
+from workbench.store.sessions import SessionStore
 
 DEFAULT_TEXT = "one two three four five six seven eight nine ten"
 

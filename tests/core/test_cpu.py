@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cpu import CpuSample, busy_elsewhere, free_cores, sample
+from workbench.core.cpu import CpuSample, busy_elsewhere, free_cores, sample
 
 SPIN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end: pass\n"
 

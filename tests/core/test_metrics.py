@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.events import ModelRun
-from workbench.metrics import figures, first_text_offset, generation_rate, live_rate
-from workbench.request import ServerTimings
+from workbench.core.events import ModelRun
+from workbench.core.metrics import figures, first_text_offset, generation_rate, live_rate
+from workbench.models.request import ServerTimings
 
 # --- generation_rate -------------------------------------------------------------------
 

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from workbench.errors import ModelLoadError
-from workbench.events import (
+from workbench.core.events import (
     Cancelled,
     Delta,
     Event,
@@ -20,8 +19,9 @@ from workbench.events import (
     Started,
     ThreadsChanged,
 )
-from workbench.request import Request
-from workbench.runner import Runner, split_threads
+from workbench.core.runner import Runner, split_threads
+from workbench.errors import ModelLoadError
+from workbench.models.request import Request
 
 REQUEST = Request.chat("Say ten words.")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 # The fault servers of the backend tests (loopback, fake_openai, fake_ollama) and the
 # UI tests' helpers are reused here, imported by plain module name as those tests do.
-for _folder in ("backends", "ui"):
+for _folder in ("models/backends", "ui"):
     _path = str(Path(__file__).resolve().parent.parent / _folder)
     if _path not in sys.path:
         sys.path.append(_path)

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import current_test, figure
 
-import workbench.presets  # noqa: F401 - imported on a config's first model: not a load's time
-from workbench.config import load_config, parse_config
+import workbench.models.presets  # noqa: F401 - imported on a config's first model: not a load's time
+from workbench.core.events import ModelRun
 from workbench.errors import ConfigError, SessionError
-from workbench.events import ModelRun
-from workbench.export import FORMATS, export
-from workbench.request import Request, Sampling, ServerTimings
-from workbench.sessions import (
+from workbench.models.config import load_config, parse_config
+from workbench.models.request import Request, Sampling, ServerTimings
+from workbench.store.export import FORMATS, export
+from workbench.store.sessions import (
     INDEX_NAME,
     MAX_SESSION_BYTES,
     Session,

@@ -17,10 +17,10 @@ from fake_openai import DONE, DROP, KEEP_ALIVE, piece, sse
 from reliability_helpers import current_test, figure
 from reliability_servers import fake_for, url_for
 
-from workbench.backends.openai import OpenAIBackend
-from workbench.compare import run_comparison
-from workbench.request import Request
-from workbench.runner import Runner
+from workbench.core.runner import Runner
+from workbench.models.backends.openai import OpenAIBackend
+from workbench.models.request import Request
+from workbench.store.comparison import run_comparison
 
 TEN_MB = 10 * 1024 * 1024
 OK = "done"
@@ -355,7 +355,7 @@ async def test_a_stream_split_at_every_byte_boundary(kind):
         spec = server_spec(kind, url_for(kind, server.url), model=model)
         backend = OpenAIBackend(spec) if kind == "openai" else None
         if backend is None:
-            from workbench.backends.ollama import OllamaBackend
+            from workbench.models.backends.ollama import OllamaBackend
 
             backend = OllamaBackend(spec)
         try:

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from reliability_helpers import current_test, figure
 
-from workbench import sessions as sessions_module
-from workbench.compare import open_session, run_comparison
-from workbench.events import Delta, ModelRun
-from workbench.request import Request, Sampling
-from workbench.runner import Runner
-from workbench.sessions import Session, SessionRecorder, SessionStore, parse_session
-from workbench.votes import add_vote
+from workbench.core.events import Delta, ModelRun
+from workbench.core.runner import Runner
+from workbench.models.request import Request, Sampling
+from workbench.store import sessions as sessions_module
+from workbench.store.comparison import open_session, run_comparison
+from workbench.store.sessions import Session, SessionRecorder, SessionStore, parse_session
+from workbench.store.votes import add_vote
 
 KILLS = 1000
 FILES = 3

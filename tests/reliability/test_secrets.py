@@ -5,7 +5,7 @@ when a server echoes the key), and the crash report Textual prints, which includ
 variables.
 
 The code sandbox's child gets a scrubbed environment: that is checked by
-``tests/sandbox/test_hostile.py::test_environment_holds_no_secret`` (and its escape tests).
+``tests/checks/sandbox/test_hostile.py::test_environment_holds_no_secret`` (and its escape tests).
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ from reliability_servers import ScriptedOllama
 from rich.console import Console
 from rich.traceback import Traceback
 
-from workbench.backends import openai as openai_module
-from workbench.backends.openai import OpenAIBackend
-from workbench.compare import run_comparison
-from workbench.config import Config, load_config
+from workbench.core.runner import Runner
 from workbench.errors import WorkbenchError
-from workbench.export import FORMATS, export
-from workbench.request import Request, Sampling
-from workbench.runner import Runner
-from workbench.sessions import SessionStore
+from workbench.models.backends import openai as openai_module
+from workbench.models.backends.openai import OpenAIBackend
+from workbench.models.config import Config, load_config
+from workbench.models.request import Request, Sampling
+from workbench.store.comparison import run_comparison
+from workbench.store.export import FORMATS, export
+from workbench.store.sessions import SessionStore
 
 ENV = "WB_CANARY_API_KEY"
 

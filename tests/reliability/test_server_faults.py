@@ -26,9 +26,9 @@ from reliability_servers import (
     url_for,
 )
 
-from workbench.config import Config
-from workbench.request import Request
-from workbench.runner import Runner
+from workbench.core.runner import Runner
+from workbench.models.config import Config
+from workbench.models.request import Request
 
 KINDS = ("openai", "ollama")
 
@@ -36,7 +36,7 @@ KINDS = ("openai", "ollama")
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without their backoff pause (Retry-After is still honoured)."""
-    monkeypatch.setattr("workbench.backends.http.BACKOFF_S", 0.0)
+    monkeypatch.setattr("workbench.models.backends.http.BACKOFF_S", 0.0)
 
 
 def model_for(kind: str) -> str:

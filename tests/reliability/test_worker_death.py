@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from reliability_helpers import figure, tiny_llama_gguf, truncated_copy
 
-from workbench.compare import run_comparison
-from workbench.config import ModelSpec
-from workbench.events import Delta, Event, Failed, Finished, Loading, Started
-from workbench.request import Request, Sampling
-from workbench.runner import Runner
+from workbench.core.events import Delta, Event, Failed, Finished, Loading, Started
+from workbench.core.runner import Runner
+from workbench.models.config import ModelSpec
+from workbench.models.request import Request, Sampling
+from workbench.store.comparison import run_comparison
 
 SEED = 20260808
 #: 100 runs with a kill each (measured: about 2 minutes on 2 busy cores, see the figure).

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from ui_helpers import make_config, scripted
 
-from workbench.backends import base
-from workbench.backends.base import register_backend
+from workbench.models.backends import base
+from workbench.models.backends.base import register_backend
 from workbench.ui.app import WorkbenchApp
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from workbench.events import ModelRun
-from workbench.sessions import Session, SessionStore
+from workbench.core.events import ModelRun
+from workbench.store.sessions import Session, SessionStore
 from workbench.ui.screens.sessions import SessionsScreen
 
 #: Two answers with four changed hunks: one is whitespace only, two are in code.

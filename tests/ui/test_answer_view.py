@@ -10,8 +10,8 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from ui_helpers import ANSWER, SIZE, compare_screen, finished, send, wait_for
 
-from workbench.diff import extract_code_blocks
-from workbench.markdown_blocks import LONG_LINE, BlockSplitter
+from workbench.store.diff import extract_code_blocks
+from workbench.ui.markdown_blocks import LONG_LINE, BlockSplitter
 from workbench.ui.widgets.answer_view import AnswerView
 
 LONG = (

@@ -8,7 +8,7 @@ import json
 from textual.widgets import DataTable, Static, TextArea
 from ui_helpers import ANSWER, SIZE, compare_screen, finished, send, wait_for
 
-from workbench.samples import build_tests, rate_text
+from workbench.checks.samples import build_tests, rate_text
 from workbench.ui.checks import check_line
 from workbench.ui.screens.leaderboard import LeaderboardScreen
 

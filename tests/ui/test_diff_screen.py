@@ -11,7 +11,7 @@ import ui_helpers
 from review_helpers import LEFT, RIGHT
 from ui_helpers import SIZE, finished, send, wait_for
 
-from workbench.diff import diff_lines
+from workbench.store.diff import diff_lines
 from workbench.ui.diff_layout import DiffPair
 from workbench.ui.screens.choice import ChoiceModal
 from workbench.ui.screens.diff import DiffScreen

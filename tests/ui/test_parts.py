@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from workbench.config import ModelSpec
-from workbench.events import ModelRun
-from workbench.request import Message, Sampling, ServerTimings
-from workbench.sessions import Session
+from workbench.core.events import ModelRun
+from workbench.models.config import ModelSpec
+from workbench.models.request import Message, Sampling, ServerTimings
+from workbench.store.sessions import Session
 from workbench.ui import figures
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import ACTIONS, check_keymap, effective_keys, key_label

@@ -10,14 +10,14 @@ from review_helpers import run, save_session
 from textual.widgets import DataTable, Static
 from ui_helpers import SIZE, compare_screen, finished, send, wait_for
 
-from workbench.blind import shuffled
-from workbench.ratings import leaderboard
+from workbench.store.blind import shuffled
+from workbench.store.leaderboard import leaderboard
+from workbench.store.votes import add_vote, collect
 from workbench.ui.keys import ACTIONS
 from workbench.ui.screens.battle import BattleScreen
 from workbench.ui.screens.leaderboard import LeaderboardScreen, interval_bar
 from workbench.ui.screens.queue import RatingQueueScreen
 from workbench.ui.screens.rating import RatingModal, VoteModal, parse_tags
-from workbench.votes import add_vote, collect
 
 
 def ratings(app) -> list[dict]:

@@ -11,7 +11,7 @@ from workbench.ui.app import WorkbenchApp
 @pytest.mark.slow
 async def test_compare_the_bundled_models_from_the_keyboard(bundled, tmp_path):
     try:
-        import workbench.backends.llamacpp  # noqa: F401
+        import workbench.models.backends.llamacpp  # noqa: F401
     except ImportError as exc:  # pragma: no cover - only before the backend lands
         pytest.skip(f"the llama.cpp backend is not there yet: {exc}")
     app = WorkbenchApp(

@@ -10,7 +10,7 @@ import pytest
 from review_helpers import LEFT, RIGHT, run, save_session, settled
 from ui_helpers import ANSWER, SIZE, wait_for
 
-from workbench.replay import timeline
+from workbench.store.replay import timeline
 from workbench.ui.screens.choice import ChoiceModal
 from workbench.ui.screens.diff import DiffScreen
 from workbench.ui.screens.rerun import RerunScreen
@@ -188,10 +188,10 @@ async def test_rerun_can_take_the_models_chosen_now(make_app):
 @pytest.mark.slow
 async def test_rerun_with_the_real_bundled_models(bundled, tmp_path):
     try:
-        import workbench.backends.llamacpp  # noqa: F401
+        import workbench.models.backends.llamacpp  # noqa: F401
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"the llama.cpp backend is not there: {exc}")
-    from workbench.sessions import SessionStore
+    from workbench.store.sessions import SessionStore
     from workbench.ui.app import WorkbenchApp
 
     names = [spec.name for spec in bundled.models][:2]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from review_helpers import LEFT, RIGHT, run
 
-from workbench.diff import diff_lines
-from workbench.events import Cancelled, Failed, Finished
-from workbench.replay import Beat
-from workbench.sessions import Session
+from workbench.core.events import Cancelled, Failed, Finished
+from workbench.store.diff import diff_lines
+from workbench.store.replay import Beat
+from workbench.store.sessions import Session
 from workbench.ui.diff_layout import DiffPair, next_mark, pair_choices, unified_lines
 from workbench.ui.pane_host import INTERRUPTED, final_event
 from workbench.ui.replayer import ReplayClock, speed_label

@@ -8,7 +8,7 @@ import time
 from review_helpers import browser, run, save_session, settled, shown_ids
 from ui_helpers import SIZE, wait_for
 
-from workbench.sessions import SessionStore, filter_summaries
+from workbench.store.sessions import SessionStore, filter_summaries
 from workbench.ui.screens.choice import ConfirmModal
 from workbench.ui.screens.session_view import SessionView
 from workbench.ui.screens.sessions import SessionsScreen

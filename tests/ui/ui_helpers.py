@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from workbench.backends.scripted import ScriptedBackend
-from workbench.config import Config, ModelSpec
 from workbench.errors import ModelLoadError
+from workbench.models.backends.scripted import ScriptedBackend
+from workbench.models.config import Config, ModelSpec
 from workbench.ui.screens.compare import CompareScreen
 from workbench.ui.widgets.answer_view import AnswerView
 

@@ -11,12 +11,12 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.theme import Theme
 
-from workbench.config import Config, bundled_models, load_config
+from workbench.core.runner import BackendPool, Runner
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.models.config import Config, bundled_models, load_config
+from workbench.models.request import FALLBACK_SAMPLING, Sampling
 from workbench.paths import default_sessions_dir, state_file
-from workbench.request import FALLBACK_SAMPLING, Sampling
-from workbench.runner import BackendPool, Runner
-from workbench.sessions import SessionStore
+from workbench.store.sessions import SessionStore
 from workbench.ui.keys import ACTIONS, bindings, check_keymap, effective_keys, key_label
 from workbench.ui.screens.compare import CompareScreen
 from workbench.ui.screens.error import ErrorModal

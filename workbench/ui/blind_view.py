@@ -2,7 +2,7 @@
 
 An :class:`~workbench.ui.widgets.answer_pane.AnswerPane` with a ``disguise`` asks
 it for its title and figures. The rules of what is hidden live in
-:mod:`workbench.blind`; this module only turns them into a pane's words.
+:mod:`workbench.store.blind`; this module only turns them into a pane's words.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from workbench.blind import BlindDeal, SelfNaming, self_naming, shown
+from workbench.store.blind import BlindDeal, SelfNaming, self_naming, shown
 
 if TYPE_CHECKING:
     from workbench.ui.widgets.answer_pane import AnswerPane

@@ -1,7 +1,7 @@
 """What a pane shows of checks: one coloured line per answer, and the summary of samples.
 
 The logic (tests from the typed text, running them, tallies, pass rates) is
-Textual-free and lives in ``workbench.samples``; this module only draws it.
+Textual-free and lives in ``workbench.checks.samples``; this module only draws it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from textual.content import Content
 
-from workbench.samples import summary_text
+from workbench.checks.samples import summary_text
 
 
 def check_line(check: dict[str, Any] | None) -> Content:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workbench.config import ModelSpec
-from workbench.request import Message, Request, Sampling
-from workbench.sessions import Session
+from workbench.models.config import ModelSpec
+from workbench.models.request import Message, Request, Sampling
+from workbench.store.sessions import Session
 
 
 @dataclass

@@ -19,11 +19,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from workbench.compare import open_session, run_comparison
-from workbench.config import ModelSpec
-from workbench.events import Cancelled, Event, Failed, Finished, ModelRun
-from workbench.request import Request
-from workbench.sessions import Session, SessionRecorder
+from workbench.core.events import Cancelled, Event, Failed, Finished, ModelRun
+from workbench.models.config import ModelSpec
+from workbench.models.request import Request
+from workbench.store.comparison import open_session, run_comparison
+from workbench.store.sessions import Session, SessionRecorder
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.save_code import SaveCodeModal, suggested_name
 from workbench.ui.widgets.answer_pane import AnswerPane

@@ -16,7 +16,7 @@ import random
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
-from workbench.blind import BlindDeal
+from workbench.store.blind import BlindDeal
 from workbench.ui.blind_view import Disguise
 from workbench.ui.keys import key_label
 from workbench.ui.screens.rating import (

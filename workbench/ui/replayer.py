@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from workbench.replay import Beat
+from workbench.store.replay import Beat
 
 #: The speeds the keys choose; 0 means "instant" (everything at once).
 SPEEDS = (1.0, 2.0, 10.0, 0.0)

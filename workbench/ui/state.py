@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.sessions import atomic_write
+from workbench.store.sessions import atomic_write
 
 STATE_VERSION = 1
 HISTORY_LIMIT = 200

@@ -1,6 +1,6 @@
 """Blind battles: each prompt goes to two models of a pool, unnamed; vote, see who, next.
 
-The pair is drawn by :class:`workbench.blind.PairScheduler` from the votes already
+The pair is drawn by :class:`workbench.store.blind.PairScheduler` from the votes already
 stored, so every pair of the pool gets played, not only the popular ones. Each
 battle is a session of its own; its vote is saved with ``blind=True`` and the
 tag ``battle``.
@@ -20,10 +20,10 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from workbench.blind import BlindDeal, PairScheduler, pair_counts
-from workbench.config import ModelSpec
-from workbench.request import Request, Sampling
-from workbench.sessions import Session, SessionRecorder
+from workbench.models.config import ModelSpec
+from workbench.models.request import Request, Sampling
+from workbench.store.blind import BlindDeal, PairScheduler, pair_counts
+from workbench.store.sessions import Session, SessionRecorder
 from workbench.ui.conversation import first_requests
 from workbench.ui.keys import bindings, key_label
 from workbench.ui.pane_host import REVIEW_CSS, PaneHost
@@ -89,7 +89,7 @@ class BattleScreen(Rater, PaneHost):
 
     def _count_votes(self) -> None:
         """Start the pair counts from the stored votes (a disk read: a thread)."""
-        from workbench.votes import collect
+        from workbench.store.votes import collect
 
         votes, _, _ = collect(self.wb.store)
         counts = pair_counts(votes, self.pool)

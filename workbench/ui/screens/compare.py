@@ -1,7 +1,7 @@
 """The compare screen: model picker and settings, answer panes side by side, prompt editor.
 
 With samples N > 1 (the settings panel) each chosen model answers the prompt N times
-(``workbench.samples``: one session per sample, models as the schedule says, a
+(``workbench.checks.samples``: one session per sample, models as the schedule says, a
 model's samples one after another). Each pane shows every sample under a header
 ``sample i/N`` with its check line, then a summary: passed c/n, pass@1, pass@N and
 the distinct answers. The last sample is the pane's latest answer: copy, rate and
@@ -20,13 +20,13 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from workbench.codecheck import CheckResult, tests_problem
-from workbench.config import ModelSpec
+from workbench.checks.codecheck import CheckResult, tests_problem
+from workbench.checks.samples import Checker, SampleHooks, SampleRun, check_runs, sample_sampling
+from workbench.core.events import Event, Failed, Loading, ModelRun, Started
 from workbench.errors import WorkbenchError
-from workbench.events import Event, Failed, Loading, ModelRun, Started
-from workbench.request import Request, Sampling
-from workbench.samples import Checker, SampleHooks, SampleRun, check_runs, sample_sampling
-from workbench.sessions import Session, SessionRecorder
+from workbench.models.config import ModelSpec
+from workbench.models.request import Request, Sampling
+from workbench.store.sessions import Session, SessionRecorder
 from workbench.ui.checks import samples_line
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label
@@ -102,7 +102,7 @@ class CompareScreen(CompareRating, PaneHost):
 
     def _discover(self) -> None:
         """GGUF files on this machine join the picker once found (a disk scan: a thread)."""
-        from workbench.selection import discovered
+        from workbench.models.selection import discovered
 
         try:
             specs = list(discovered(self.wb.config).values())
@@ -261,7 +261,7 @@ class CompareScreen(CompareRating, PaneHost):
         parent: Session | None,
         checker: Checker | None,
     ) -> None:
-        """Each model answers ``samples`` times (``workbench.samples``' rules)."""
+        """Each model answers ``samples`` times (``workbench.checks.samples``' rules)."""
         schedule = self.settings.schedule
         names = [spec.name for spec in specs]
         self.sample_run = SampleRun(

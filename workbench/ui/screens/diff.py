@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from workbench.diff import Diff, diff_lines
+from workbench.store.diff import Diff, diff_lines
 from workbench.ui.diff_layout import DiffPair, pair_choices
 from workbench.ui.keys import bindings
 from workbench.ui.screens.choice import ChoiceModal

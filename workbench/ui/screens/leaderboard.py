@@ -1,6 +1,6 @@
 """The leaderboard: your models ranked from your own votes, with how sure it is.
 
-Recomputed from the raw votes each time it opens (``workbench.ratings.leaderboard``:
+Recomputed from the raw votes each time it opens (``workbench.store.leaderboard.leaderboard``:
 Bradley-Terry with bootstrap 95% intervals, numpy-vectorised), in a thread. The
 rows are the standings; a text bar draws each rating's interval on one common
 scale; below, the win-rate matrix.
@@ -18,9 +18,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
+from workbench.checks.samples import pass_rates, rate_text
 from workbench.errors import SessionError
-from workbench.ratings import Leaderboard, Standing
-from workbench.samples import pass_rates, rate_text
+from workbench.store.leaderboard import Leaderboard, Standing
 from workbench.ui.keys import bindings
 from workbench.ui.screens.rating import RATING_CSS
 
@@ -178,8 +178,8 @@ class LeaderboardScreen(Screen[None]):
         )
 
     def _fit(self, tag: str | None, since: datetime | None, bad: str) -> None:
-        from workbench.ratings import leaderboard
-        from workbench.votes import collect
+        from workbench.store.leaderboard import leaderboard
+        from workbench.store.votes import collect
 
         started = time.perf_counter()
         votes, scores, errors = collect(self.wb.store, tag=tag, since=since)

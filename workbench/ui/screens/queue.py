@@ -2,7 +2,7 @@
 
 Each session's saved answers stand side by side. A vote (A, B, T, N) decides the
 session; so does a score (1–5) for every answer. ``k`` skips. The queue is
-:func:`workbench.blind.rating_queue` of the store (oldest first), or the sessions
+:func:`workbench.store.blind.rating_queue` of the store (oldest first), or the sessions
 it was given (``RatingQueueScreen([session_id])`` rates one session and returns).
 """
 
@@ -19,10 +19,10 @@ from textual.containers import HorizontalScroll, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
-from workbench.blind import rating_queue
+from workbench.core.events import FINAL_STATES, Delta
 from workbench.errors import SessionError, UsageError
-from workbench.events import FINAL_STATES, Delta
-from workbench.sessions import Session
+from workbench.store.blind import rating_queue
+from workbench.store.sessions import Session
 from workbench.ui.keys import bindings, key_label
 from workbench.ui.pane_host import REVIEW_CSS, PaneHost, final_event
 from workbench.ui.rater import Rater

@@ -1,6 +1,6 @@
 """The rating modals: a score with tags and a note, and a vote between two of N answers.
 
-Both save through ``workbench.votes`` themselves (under the session's lock, in a
+Both save through ``workbench.store.votes`` themselves (under the session's lock, in a
 thread) and return what they saved as a :class:`Rated`, or None when cancelled.
 Any screen that shows a saved session can push them::
 
@@ -28,8 +28,8 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.errors import WorkbenchError
-from workbench.sessions import SessionStore
-from workbench.votes import add_score, add_vote
+from workbench.store.sessions import SessionStore
+from workbench.store.votes import add_score, add_vote
 
 #: The stylesheet of the rating modals and screens.
 RATING_CSS = Path(__file__).resolve().parent.parent / "rating.tcss"

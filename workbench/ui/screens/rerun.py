@@ -15,13 +15,13 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from workbench import format as fmt
-from workbench.compare import open_session, rerun_requests
-from workbench.config import ModelSpec
-from workbench.events import Event, Loading, Started
-from workbench.headless import compare_runs
-from workbench.request import Request
-from workbench.sessions import Session, SessionRecorder
+from workbench.cli.run import compare_runs
+from workbench.core import format as fmt
+from workbench.core.events import Event, Loading, Started
+from workbench.models.config import ModelSpec
+from workbench.models.request import Request
+from workbench.store.comparison import open_session, rerun_requests
+from workbench.store.sessions import Session, SessionRecorder
 from workbench.ui import figures
 from workbench.ui.diff_layout import DiffPair
 from workbench.ui.keys import bindings

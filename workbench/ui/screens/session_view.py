@@ -16,10 +16,10 @@ from textual.containers import HorizontalScroll, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
+from workbench.core.events import Delta, ModelRun, Started
 from workbench.errors import UsageError, WorkbenchError
-from workbench.events import Delta, ModelRun, Started
-from workbench.replay import Beat, timeline
-from workbench.sessions import Session
+from workbench.store.replay import Beat, timeline
+from workbench.store.sessions import Session
 from workbench.ui.keys import bindings
 from workbench.ui.pane_host import PaneHost, compare_screen, final_event
 from workbench.ui.rater import Rater
@@ -31,7 +31,7 @@ from workbench.ui.screens.rating import VOTE_WORDS
 from workbench.ui.widgets.session_list import when
 
 if TYPE_CHECKING:
-    from workbench.config import ModelSpec
+    from workbench.models.config import ModelSpec
     from workbench.ui.app import WorkbenchApp
     from workbench.ui.screens.rating import Rated
 
@@ -291,7 +291,7 @@ class SessionView(Rater, PaneHost):
 
     def _specs(self, names: list[str]) -> list[ModelSpec]:
         """The models by name: the picker's (configured and discovered), else resolved."""
-        from workbench.selection import resolve
+        from workbench.models.selection import resolve
 
         compare = compare_screen(self.app)
         known = compare.picker.specs if compare is not None else {}

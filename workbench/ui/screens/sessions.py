@@ -15,7 +15,7 @@ from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from workbench.errors import SessionError, UsageError
-from workbench.sessions import SessionSummary, filter_summaries
+from workbench.store.sessions import SessionSummary, filter_summaries
 from workbench.ui.keys import bindings
 from workbench.ui.widgets.session_list import SessionList
 

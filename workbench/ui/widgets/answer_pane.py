@@ -20,8 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from workbench.diff import CodeBlock, extract_code_blocks
-from workbench.events import (
+from workbench.core.events import (
     FINAL_STATES,
     Cancelled,
     Delta,
@@ -34,6 +33,7 @@ from workbench.events import (
     Started,
     ThreadsChanged,
 )
+from workbench.store.diff import CodeBlock, extract_code_blocks
 from workbench.ui import figures
 from workbench.ui.checks import check_line
 from workbench.ui.keys import bindings

@@ -8,9 +8,9 @@ and ``render_line`` serves whatever is on screen.
 
 Every append costs the new text, never the whole answer:
 
-- ``workbench.markdown_blocks.BlockSplitter`` looks at complete lines only, once
+- ``workbench.ui.markdown_blocks.BlockSplitter`` looks at complete lines only, once
   each, and keeps the fence state line by line (block ``i`` of kind "code" is
-  ``workbench.diff.extract_code_blocks(text)[i]``);
+  ``workbench.store.diff.extract_code_blocks(text)[i]``);
 - an open code block gains one plain row per new line (highlighted once, when
   its fence closes, with as many rows); an open text block is rendered again
   (``workbench.ui.markdown_lines``) only when it gains a complete line, and is
@@ -32,7 +32,7 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.widget import Widget
 
-from workbench.markdown_blocks import Block, BlockSplitter
+from workbench.ui.markdown_blocks import Block, BlockSplitter
 from workbench.ui.markdown_lines import (
     Look,
     known_language,

@@ -18,7 +18,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workbench.diff import Diff, Row, Segment
+from workbench.store.diff import Diff, Row, Segment
 from workbench.ui.diff_layout import UnifiedLine, next_mark, unified_lines
 
 # Tabs and control characters would break the cell arithmetic: show them as spaces and �.

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from workbench.config import ModelSpec
+from workbench.models.config import ModelSpec
 
 #: A model's state in the picker, with the theme colour it is shown in.
 STATE_STYLES = {

@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workbench.sessions import SessionSummary
+from workbench.store.sessions import SessionSummary
 
 WHEN_WIDTH = 16
 RATED = "★"

@@ -8,8 +8,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static, TextArea
 
-from workbench.request import Sampling
-from workbench.samples import MAX_SAMPLES, samples_problem
+from workbench.checks.samples import MAX_SAMPLES, samples_problem
+from workbench.models.request import Sampling
 
 #: field → (label, Input type, lowest, highest)
 FIELDS: dict[str, tuple[str, str, float, float]] = {

@@ -1,0 +1,1 @@
+"""Code checks: answers run against tests in a sandbox, samples and pass@k, suites."""

@@ -1,0 +1,1 @@
+"""The command line: ``workbench`` and its headless subcommands (argv, printing, exit codes)."""

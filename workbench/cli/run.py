@@ -1,0 +1,460 @@
+"""``workbench run`` and ``workbench show``: the runner's events as Rich output or JSON.
+
+``run --samples N`` asks every model N times (``workbench.checks.samples``: one session
+per sample); ``--tests FILE`` checks every answer in the sandbox. Either prints,
+per model, passed c/n, pass@1 and pass@N, and how many distinct answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from workbench.core import format as fmt
+from workbench.core.events import Event, Loading, ModelRun, ThreadsChanged
+from workbench.core.metrics import figures, live_rate
+from workbench.core.runner import Runner
+from workbench.errors import UsageError
+from workbench.models.config import Config, ModelSpec
+from workbench.models.request import Request, Sampling
+from workbench.store.comparison import open_session, rerun_requests, run_comparison
+from workbench.store.sessions import Session, SessionRecorder, SessionStore
+
+if TYPE_CHECKING:
+    from workbench.checks.samples import Checker, SamplesReport
+
+STATE_STYLE = {
+    "queued": "dim",
+    "loading": "cyan",
+    "streaming": "yellow",
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "magenta",
+}
+
+
+def new_runner(args: argparse.Namespace, config: Config) -> Runner:
+    """A runner with ``--threads``, else the config's ``threads``, else the free cores."""
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {threads}.")
+    return Runner(cores=threads or config.threads)
+
+
+def build_request(
+    args: argparse.Namespace, config: Config, prompt: str, *, samples: int = 1, index: int = 0
+) -> Request:
+    """The request of sample ``index`` of ``samples`` (``workbench.checks.samples``' rules)."""
+    from workbench.checks.samples import sample_sampling
+
+    asked = Sampling(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+    )
+    sampling = sample_sampling(asked, samples, index).merged_over(config.sampling)
+    if args.completion:
+        if args.system:
+            raise UsageError("--system has no meaning with --completion (there is no template).")
+        return Request.completion(prompt, sampling=sampling)
+    return Request.chat(prompt, system=args.system, sampling=sampling)
+
+
+async def run_command(
+    args: argparse.Namespace,
+    config: Config,
+    store: SessionStore,
+    prompt: str,
+    specs: list[ModelSpec],
+    tests: str = "",
+) -> int:
+    """Send ``prompt`` to ``specs`` (``args.samples`` times each); with ``tests``, check
+    every answer. Prints the answers, or one JSON object."""
+    from workbench.checks.samples import Checker
+
+    samples = getattr(args, "samples", 1)
+    request = build_request(args, config, prompt, samples=samples)
+    checker = Checker(tests, request.mode, prompt) if tests else None
+    if samples > 1:
+        return await _run_samples(args, config, store, prompt, specs, checker)
+    schedule = args.schedule or config.schedule
+    runner = new_runner(args, config)
+    recorder = open_session(store, specs, request, schedule=schedule)
+    progress = Progress(recorder.session)
+    console = Console(stderr=args.json)
+    loop = asyncio.get_running_loop()
+    # Ctrl-C cancels every model; what streamed so far is kept and saved.
+    loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(runner.cancel()))
+    try:
+        with Live(progress, console=console, refresh_per_second=8, transient=True) as live:
+            progress.live = live
+            await run_comparison(
+                runner,
+                store,
+                specs,
+                request,
+                schedule=schedule,
+                listener=progress,
+                recorder=recorder,
+            )
+        report = await _check_one(recorder, checker, specs) if checker is not None else None
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await runner.pool.close()
+    session = recorder.session
+    if recorder.save_error:
+        Console(stderr=True).print(f"[red]{recorder.save_error}[/]")
+    if args.json:
+        data = run_json(session, recorder.path)
+        if report is not None:
+            data["checks"] = [report.summary(model) for model in report.models]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_session(console, session, recorder.path)
+        if report is not None:
+            print_summary(console, report)
+    return 0 if all(run.state == "done" for run in session.runs) else 1
+
+
+async def _check_one(
+    recorder: SessionRecorder, checker: Checker, specs: list[ModelSpec]
+) -> SamplesReport:
+    """Check the answers of a one-sample run; their tally."""
+    from workbench.checks.samples import SamplesReport, check_runs
+
+    runs = [run for run in recorder.session.runs if run.state != "cancelled"]
+    report = SamplesReport([spec.name for spec in specs], 1, checked=True)
+    report.recorders.append(recorder)
+    report.count(runs, await check_runs(runs, checker))
+    recorder.save()
+    return report
+
+
+async def _run_samples(
+    args: argparse.Namespace,
+    config: Config,
+    store: SessionStore,
+    prompt: str,
+    specs: list[ModelSpec],
+    checker: Checker | None,
+) -> int:
+    from workbench.checks.samples import SampleHooks, SampleRun
+
+    samples = args.samples
+    schedule = args.schedule or config.schedule
+    runner = new_runner(args, config)
+    run = SampleRun(
+        runner,
+        store,
+        specs,
+        lambda index: build_request(args, config, prompt, samples=samples, index=index),
+        samples=samples,
+        schedule=schedule,
+        checker=checker,
+    )
+    console = Console(stderr=args.json)
+    progress = Progress(None)
+
+    class Lines(SampleHooks):
+        """The live lines follow the sample running; a line per sample when it ends."""
+
+        async def opened(self, index: int, recorder: SessionRecorder) -> None:
+            progress.session = recorder.session
+            progress.title = f"sample {index + 1}/{samples}"
+
+        def finished(self, index: int, recorder: SessionRecorder) -> None:
+            console.print(sample_line(index, samples, recorder.session), highlight=False)
+
+    cancelling: list[asyncio.Future[None]] = []
+
+    def stop() -> None:
+        run.stop()
+        cancelling.append(asyncio.ensure_future(runner.cancel()))
+
+    loop = asyncio.get_running_loop()
+    # Ctrl-C cancels every model and the samples still to come; what streamed is saved.
+    loop.add_signal_handler(signal.SIGINT, stop)
+    try:
+        with Live(progress, console=console, refresh_per_second=8, transient=True):
+            report = await run.run(listener=progress, hooks=Lines())
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await runner.pool.close()
+    for recorder in report.recorders:
+        if recorder.save_error:
+            Console(stderr=True).print(f"[red]{recorder.save_error}[/]")
+    if args.json:
+        data = report.to_dict()
+        data["sessions"] = [run_json(r.session, r.path) for r in report.recorders]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_samples(console, report, prompt)
+    runs = [r for recorder in report.recorders for r in recorder.session.runs]
+    answered = report.done == samples and all(r.state == "done" for r in runs)
+    return 0 if answered else 1
+
+
+def sample_line(index: int, samples: int, session: Session) -> Text:
+    """``sample 2/5: smollm2 passed · gemma3 failed (tests.py:1: assert …)``."""
+    line = Text(f"sample {index + 1}/{samples}: ", style="dim")
+    for number, run in enumerate(session.runs):
+        if number:
+            line.append(" · ")
+        line.append(run.model, style="bold")
+        line.append(" ")
+        line.append_text(_state_or_check(run))
+    return line
+
+
+def _state_or_check(run: ModelRun) -> Text:
+    check = run.info.get("check")
+    if not isinstance(check, dict):
+        return Text(run.state, style=STATE_STYLE.get(run.state, ""))
+    if check.get("passed"):
+        return Text("passed", style="green")
+    message = str(check.get("message", ""))
+    message = message if len(message) <= 70 else message[:69] + "…"
+    return Text(f"{check.get('status', 'error')} ({message})", style="red")
+
+
+def print_samples(console: Console, report: SamplesReport, prompt: str) -> None:
+    """Each sample's answers side by side, then the summary per model."""
+    console.print(Panel(Text(prompt), title="prompt", title_align="left"))
+    for index, recorder in enumerate(report.recorders):
+        session = recorder.session
+        table = _answers_table(session)
+        table.title = f"sample {index + 1}/{report.samples} · seed {session.sampling.get('seed')}"
+        console.print(table)
+    print_summary(console, report)
+    if report.recorders:
+        folder = str(report.recorders[0].path.parent)
+        saved = f"{len(report.recorders)} sessions saved in "
+        console.print(Text.assemble(saved, (folder, "bold"), f", tagged group:{report.group}"))
+
+
+def print_summary(console: Console, report: SamplesReport) -> None:
+    """passed c/n, pass@k and distinct answers per model."""
+    ks = report.ks if report.checked else []
+    table = Table("model", *(["passed"] if report.checked else []), *(f"pass@{k}" for k in ks))
+    table.add_column("distinct answers")
+    table.title = f"{report.samples} sample{'s' * (report.samples != 1)} per model"
+    for model in report.models:
+        data = report.summary(model)
+        row = [model]
+        if report.checked:
+            row.append(f"{data.get('passed', 0)}/{data.get('checked', 0)}")
+            pass_at = data.get("pass_at", {})
+            row += [fmt.percent(pass_at.get(str(k))) for k in ks]
+        row.append(f"{data['distinct']} of {data['answers']}")
+        table.add_row(*row)
+    console.print(table)
+
+
+def run_json(session: Session, path: Path) -> dict[str, Any]:
+    runs = []
+    for run in session.runs:
+        fig = figures(run)
+        runs.append(
+            {
+                "model": run.model,
+                "backend": run.identity.get("backend"),
+                "state": run.state,
+                "text": run.text,
+                "prompt_tokens": run.prompt_tokens,
+                "output_tokens": run.output_tokens,
+                "ttft_s": fig.ttft_s,
+                "total_s": fig.total_s,
+                "gen_tokens_per_s": fig.gen_tokens_per_s,
+                "prompt_tokens_per_s": fig.prompt_tokens_per_s,
+                "finish_reason": run.finish_reason,
+                "error": run.error["message"] if run.error else None,
+                "threads": run.threads,
+                "load_s": run.load_s,
+                "server": run.timings.to_dict() if run.timings else None,
+                "info": run.info,
+            }
+        )
+    return {"session": str(path), "id": session.id, "schedule": session.schedule, "runs": runs}
+
+
+class Progress:
+    """A live line per model while the run goes on (a Rich renderable and a listener)."""
+
+    def __init__(self, session: Session | None) -> None:
+        self.session = session
+        #: A line above the models (``sample 2/5``).
+        self.title: str | None = None
+        self.loading: dict[str, float] = {}
+        self.live: Live | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Loading):
+            self.loading[event.model] = event.progress
+        elif isinstance(event, ThreadsChanged):
+            pass
+
+    def __rich__(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        if self.title:
+            table.add_row(Text(self.title, style="dim"), "", "")
+        for run in self.session.runs if self.session is not None else ():
+            state = Text(run.state, style=STATE_STYLE.get(run.state, ""))
+            detail = ""
+            if run.state == "loading":
+                detail = f"{self.loading.get(run.model, 0.0):.0%}"
+            elif run.state == "streaming" and run.t_sent is not None:
+                now = time.monotonic() - run.t_sent
+                speed = live_rate(len(run.chunks), run.first_token_s, now)
+                detail = (
+                    f"{len(run.text)} chars · TTFT {fmt.seconds(run.first_token_s)} · "
+                    f"{fmt.rate(speed)} chunks · {fmt.seconds(now)}"
+                    + (f" · {run.threads} threads" if run.threads else "")
+                )
+            elif run.state == "done":
+                detail = fmt.figures_line(figures(run))
+            elif run.state == "failed" and run.error:
+                detail = run.error["message"]
+            table.add_row(Text(run.model, style="bold"), state, Text(detail))
+        return table
+
+
+def print_session(console: Console, session: Session, path: Path | None) -> None:
+    """The answers side by side, each with its figures, then where the session is."""
+    title = "chat" if session.mode == "chat" else "completion"
+    console.print(Panel(Text(session.prompt), title=f"{title} prompt", title_align="left"))
+    console.print(_answers_table(session))
+    if path is not None:
+        console.print(Text.assemble("Session saved: ", (str(path), "bold")))
+
+
+def _answers_table(session: Session) -> Table:
+    table = Table(show_header=True, expand=True, show_lines=False)
+    for run in session.runs:
+        table.add_column(
+            Text.assemble((run.model, "bold"), "  ", (run.state, STATE_STYLE.get(run.state, ""))),
+            ratio=1,
+            overflow="fold",
+        )
+    table.add_row(*(_answer(run) for run in session.runs))
+    table.add_row(*(_figures(run, session.schedule) for run in session.runs))
+    return table
+
+
+def _answer(run: ModelRun) -> Group:
+    parts: list[Any] = [Text(run.text)]
+    if run.error:
+        parts.append(Text(f"\n{run.error['title']}: {run.error['message']}", style="red"))
+    if run.info.get("warning"):
+        parts.append(Text(f"\n{run.info['warning']}", style="yellow"))
+    if isinstance(run.info.get("check"), dict):
+        parts.append(Text.assemble("\ntests: ", _state_or_check(run)))
+    return Group(*parts)
+
+
+def _figures(run: ModelRun, schedule: str) -> Text:
+    fig = figures(run)
+    lines = [fmt.figures_line(fig)]
+    server = fmt.server_line(fig)
+    if server:
+        lines.append(server)
+    extra = [schedule]
+    if run.threads:
+        extra.append(f"{run.threads} threads")
+    if run.finish_reason:
+        extra.append(f"finish: {run.finish_reason}")
+    lines.append(" · ".join(extra))
+    return Text("\n".join(lines), style="dim")
+
+
+async def rerun_command(
+    args: argparse.Namespace, config: Config, store: SessionStore, original: Session
+) -> int:
+    """Run a saved session's prompt and settings again as a new, linked session."""
+    from workbench.models.selection import resolve
+
+    specs = resolve(config, args.models or [run.model for run in original.runs])
+    # Each model gets what it was sent: its whole conversation on a follow-up turn.
+    requests = rerun_requests(original, [spec.name for spec in specs])
+    runner = new_runner(args, config)
+    recorder = open_session(
+        store, specs, requests, schedule=original.schedule, rerun_of=original.id
+    )
+    console = Console(stderr=args.json)
+    progress = Progress(recorder.session)
+    try:
+        with Live(progress, console=console, refresh_per_second=8, transient=True):
+            await run_comparison(
+                runner,
+                store,
+                specs,
+                requests,
+                schedule=original.schedule,
+                listener=progress,
+                recorder=recorder,
+            )
+    finally:
+        await runner.pool.close()
+    session = recorder.session
+    changes = compare_runs(original, session)
+    if args.json:
+        data = run_json(session, recorder.path)
+        data["rerun_of"] = original.id
+        data["changes"] = changes
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_session(console, session, recorder.path)
+        table = Table(
+            "model",
+            "text similarity",
+            "TTFT",
+            "gen tok/s",
+            "output tokens",
+            title=f"then ({original.id}) → now",
+        )
+        for change in changes:
+            table.add_row(
+                change["model"],
+                "–" if change["similarity"] is None else f"{change['similarity']:.0%}",
+                f"{fmt.seconds(change['ttft_s'][0])} → {fmt.seconds(change['ttft_s'][1])}",
+                f"{fmt.rate(change['gen_tokens_per_s'][0])} → "
+                f"{fmt.rate(change['gen_tokens_per_s'][1])}",
+                f"{fmt.count(change['output_tokens'][0])} → "
+                f"{fmt.count(change['output_tokens'][1])}",
+            )
+        console.print(table)
+    return 0 if all(run.state == "done" for run in session.runs) else 1
+
+
+def compare_runs(old: Session, new: Session) -> list[dict[str, Any]]:
+    """Per model present in both: how similar the texts are and how the figures moved."""
+    from workbench.store.diff import diff_lines
+
+    changes = []
+    old_runs = {run.model: run for run in old.runs}
+    for run in new.runs:
+        before = old_runs.get(run.model)
+        if before is None:
+            continue
+        a, b = figures(before), figures(run)
+        changes.append(
+            {
+                "model": run.model,
+                "similarity": diff_lines(before.text, run.text).similarity,
+                "ttft_s": [a.ttft_s, b.ttft_s],
+                "gen_tokens_per_s": [a.gen_tokens_per_s, b.gen_tokens_per_s],
+                "output_tokens": [a.output_tokens, b.output_tokens],
+            }
+        )
+    return changes

@@ -1,0 +1,360 @@
+"""The worker process that holds one llama.cpp model.
+
+Run as ``python -m workbench.models.backends.llamacpp_worker``; speaks JSON lines:
+commands on stdin, events on a private copy of stdout. llama.cpp's own output
+(fd 1 and 2) goes to the stderr the parent chose, so it never reaches the
+terminal Textual draws on, and a llama.cpp abort kills only this process.
+
+Commands: ``load``, ``generate``, ``cancel``, ``threads``, ``ping``.
+Events: ``progress``, ``ready``, ``text`` (pieces with monotonic stamps),
+``done`` (exact counts, perf counters), ``error``, ``pong``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import json
+import os
+import queue
+import random
+import sys
+import threading
+import time
+from typing import Any
+
+# Text pieces are sent at most this often (the first one at once), so the
+# parent wakes up ~40 times a second rather than once per token.
+FLUSH_INTERVAL_S = 0.025
+
+
+class Channel:
+    """Events out on a private fd; llama.cpp's stdout is redirected away from it."""
+
+    def __init__(self) -> None:
+        self._out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+        os.dup2(2, 1)  # anything llama.cpp prints on stdout now goes to stderr
+        self._lock = threading.Lock()  # the main thread and Control's both send
+
+    def send(self, event: str, **data: Any) -> None:
+        line = json.dumps({"ev": event, **data}, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._out.write(line)
+            self._out.flush()
+
+
+class Control:
+    """Reads stdin in a thread so ``cancel`` and ``threads`` arrive mid-generation, and
+    ``ping`` is answered even while the model is busy."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.commands: queue.Queue[dict[str, Any]] = queue.Queue()
+        # The id of the generation to stop; a cancel may arrive before its
+        # generate command is read, never applies to a later one.
+        self.cancel_id = -1
+        self.threads: int | None = None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in sys.stdin:
+            try:
+                command = json.loads(line)
+            except ValueError:
+                continue
+            if command.get("op") == "cancel":
+                self.cancel_id = int(command.get("id", -1))
+            elif command.get("op") == "threads":
+                self.threads = int(command["n"])
+            elif command.get("op") == "ping":
+                self.channel.send("pong")
+            else:
+                self.commands.put(command)
+        os._exit(0)  # the parent is gone: nothing left to answer
+
+
+class LlamaLog:
+    """llama.cpp's last log lines, so that a model that fails to load can say why.
+
+    llama-cpp-python prints them only when verbose and hides stderr while a
+    model loads, so the reason ("unknown model architecture", "tensor … has
+    wrong shape", "data is not within the file bounds") would be lost.
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        self.lines: collections.deque[str] = collections.deque(maxlen=64)
+
+        @llama_cpp.llama_log_callback
+        def callback(level: int, text: bytes, user_data: Any) -> None:
+            self.lines.append(text.decode("utf-8", "replace"))
+
+        self._callback = callback  # llama.cpp keeps a pointer to it
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def reason(self) -> str | None:
+        """What llama.cpp said went wrong with the model it just tried to load."""
+        said = next(
+            (
+                after.strip()
+                for line in self.lines
+                for _, found, after in [line.partition("error loading model: ")]
+                if found and after.strip()
+            ),
+            None,
+        )
+        # A damaged header is told by the GGUF reader; the loader only says it failed.
+        header = next((ln.strip() for ln in self.lines if ln.startswith("gguf_")), None)
+        if header and (said is None or "failed to load model from" in said):
+            return header
+        return said
+
+
+class Model:
+    def __init__(self, channel: Channel, control: Control) -> None:
+        self.channel = channel
+        self.control = control
+        self.log: LlamaLog | None = None
+        self.llm: Any = None
+        self.template: Any = None
+        self.stop_ids: frozenset[int] = frozenset()
+        self.stop_texts: tuple[str, ...] = ()
+        self.info: dict[str, Any] = {}
+
+    def load(self, command: dict[str, Any]) -> None:
+        path = command["path"]
+        _warm_page_cache(path, lambda p: self.channel.send("progress", p=round(p * 0.8, 3)))
+        from llama_cpp import Llama
+
+        from workbench.models.templates import chat_template
+
+        cores = int(command.get("threads") or os.cpu_count() or 1)
+        self.log = self.log or LlamaLog()
+        self.log.lines.clear()
+        try:
+            self.llm = Llama(
+                model_path=path,
+                n_ctx=int(command.get("n_ctx") or 4096),
+                n_threads=cores,
+                n_threads_batch=cores,
+                verbose=False,
+            )
+        except ValueError as exc:
+            reason = self.log.reason()
+            if reason is None:
+                raise
+            raise ValueError(f"llama.cpp cannot load it: {reason}") from exc
+        metadata = dict(self.llm.metadata)
+        self.info = {
+            "architecture": metadata.get("general.architecture"),
+            "gguf_name": metadata.get("general.name"),
+            "size_label": metadata.get("general.size_label"),
+            "file_type": metadata.get("general.file_type"),
+            "file": os.path.basename(path),
+            "file_bytes": os.path.getsize(path),
+            "n_ctx": self.llm.n_ctx(),
+        }
+        try:
+            self.template = chat_template(
+                metadata, command.get("chat_template"), filename=os.path.basename(path)
+            )
+            self.info["template"] = self.template.source
+            self.info["preset"] = self.template.preset.name if self.template.preset else None
+        except Exception as exc:  # no template: completion mode still works
+            self.template = None
+            self.info["template"] = f"none ({getattr(exc, 'message', exc)})"
+            self.template_error = exc
+        self.stop_ids, self.stop_texts = self._resolve_stops(tuple(command.get("stop") or ()))
+        self.channel.send("ready", info=self.info)
+
+    def _resolve_stops(self, extra: tuple[str, ...]) -> tuple[frozenset[int], tuple[str, ...]]:
+        """The preset's token stops by id (Llama 3's <|eot_id|> decodes to ""); its text
+        stops and config's ``stop`` as text (DeepSeek's <|EOT|> is not an EOG token)."""
+        from workbench.models.templates import resolve_stops
+
+        template = self.template
+        return resolve_stops(
+            lambda text: self.llm.tokenize(text.encode(), add_bos=False, special=True),
+            self.llm.detokenize,
+            template.stop_tokens if template else (),
+            extra + (template.stop_texts if template else ()),
+        )
+
+    def prompt_tokens(self, command: dict[str, Any]) -> list[int]:
+        import llama_cpp
+
+        from workbench.models.templates import render_chat, single_bos
+
+        llm = self.llm
+        if command["mode"] == "completion":
+            text = command["prompt"]
+        else:
+            if self.template is None:
+                raise self.template_error
+            bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+            eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
+            text = render_chat(
+                self.template.template, command["messages"], bos_token=bos, eos_token=eos
+            )
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        # The vocab says whether it wants a BOS (a missing add_bos_token key is not "true":
+        # Qwen's does not); a prompt or template that already starts with one keeps one.
+        add_bos = llama_cpp.llama_vocab_get_add_bos(llm._model.vocab)
+        return single_bos(tokens, llm.token_bos(), add_bos)
+
+    def generate(self, command: dict[str, Any]) -> None:
+        import llama_cpp
+
+        llm = self.llm
+        control = self.control
+        generation = int(command.get("id", 0))
+        tokens = self.prompt_tokens(command)
+        n_ctx = llm.n_ctx()
+        if len(tokens) >= n_ctx:
+            raise ValueError(
+                f"The prompt is {len(tokens)} tokens; the context holds {n_ctx}. "
+                "Shorten it or raise n_ctx in workbench.toml."
+            )
+        sampling = command["sampling"]
+        max_tokens = min(int(sampling["max_tokens"]), n_ctx - len(tokens))
+        threads = int(command.get("threads") or os.cpu_count() or 1)
+        control.threads = None
+        llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
+        seed = sampling.get("seed")
+        llm.set_seed(seed if seed is not None else random.randrange(2**31))
+        llama_cpp.llama_perf_context_reset(llm.ctx)
+
+        vocab = llm._model.vocab
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        sent = 0
+        pending: list[list[Any]] = []
+        last_flush = 0.0
+        output = 0
+        finish = "length"
+        temperature = float(sampling["temperature"])
+        for token in llm.generate(
+            tokens,
+            temp=temperature,
+            top_p=float(sampling["top_p"]),
+            top_k=40 if temperature > 0 else 1,
+            min_p=0.05,
+            repeat_penalty=1.0,
+        ):
+            now = time.monotonic()
+            if llama_cpp.llama_vocab_is_eog(vocab, token) or token in self.stop_ids:
+                finish = "stop"
+                break
+            output += 1
+            text += decoder.decode(llm.detokenize([token]))
+            visible, stopped = _visible_text(text, self.stop_texts)
+            if len(visible) > sent:
+                pending.append([visible[sent:], now])
+                sent = len(visible)
+            if stopped:
+                finish = "stop"
+                break
+            if pending and (last_flush == 0.0 or now - last_flush >= FLUSH_INTERVAL_S):
+                self.channel.send("text", g=generation, p=pending)
+                pending, last_flush = [], now
+            if output >= max_tokens:
+                break
+            if control.cancel_id == generation:
+                finish = "cancelled"
+                break
+            if control.threads is not None:
+                llama_cpp.llama_set_n_threads(llm.ctx, control.threads, control.threads)
+                control.threads = None
+        tail = text + decoder.decode(b"", final=True)
+        visible, _ = _visible_text(tail, self.stop_texts, final=True)
+        if len(visible) > sent:
+            pending.append([visible[sent:], time.monotonic()])
+        if pending:
+            self.channel.send("text", g=generation, p=pending)
+        perf = llama_cpp.llama_perf_context(llm.ctx)
+        self.channel.send(
+            "done",
+            g=generation,
+            prompt_tokens=len(tokens),
+            output_tokens=output,
+            finish_reason=finish,
+            perf={
+                "prompt_tokens": perf.n_p_eval,
+                "prompt_ms": perf.t_p_eval_ms,
+                "output_tokens": perf.n_eval,
+                "generation_ms": perf.t_eval_ms,
+            },
+            threads=threads,
+        )
+
+
+def _visible_text(text: str, stops: tuple[str, ...], final: bool = False) -> tuple[str, bool]:
+    """Text up to a stop string; while streaming, hold back what may be a stop's start."""
+    for stop in stops:
+        at = text.find(stop)
+        if at != -1:
+            return text[:at], True
+    if final or not stops:
+        return text, False
+    held = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:size]):
+                held = max(held, size)
+                break
+    return text[: len(text) - held], False
+
+
+def _warm_page_cache(path: str, progress: Any) -> None:
+    """Read the file once so loading shows real progress (and mmap then finds it cached).
+
+    Skipped for files larger than half the available memory, where it would
+    only evict other things.
+    """
+    size = os.path.getsize(path)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        available = 0
+    if not size or size > available // 2:
+        progress(0.0)
+        return
+    done = 0
+    step = max(size // 20, 1)
+    next_report = 0
+    with open(path, "rb", buffering=0) as handle:
+        while chunk := handle.read(8 << 20):
+            done += len(chunk)
+            if done >= next_report:
+                progress(done / size)
+                next_report += step
+    progress(1.0)
+
+
+def main() -> None:
+    channel = Channel()
+    control = Control(channel)
+    model = Model(channel, control)
+    while True:
+        command = control.commands.get()
+        try:
+            if command["op"] == "load":
+                model.load(command)
+            elif command["op"] == "generate":
+                model.generate(command)
+        except Exception as exc:
+            channel.send(
+                "error",
+                # Which prompt failed (a load has none): the parent skips stale events.
+                g=int(command.get("id", 0)) if command["op"] == "generate" else None,
+                type=type(exc).__name__,
+                title=getattr(exc, "title", "Model error"),
+                message=getattr(exc, "message", None) or str(exc) or type(exc).__name__,
+            )
+
+
+if __name__ == "__main__":
+    main()

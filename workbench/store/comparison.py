@@ -1,0 +1,86 @@
+"""One comparison end to end: a session opened, the runner run, the file kept current.
+
+The CLI and the TUI both call ``run_comparison``; neither saves by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.core.events import Event
+from workbench.core.runner import Listener, Runner, new_run
+from workbench.models.config import ModelSpec
+from workbench.models.request import Message, Request, Sampling
+from workbench.store.sessions import Session, SessionRecorder, SessionStore
+
+
+def open_session(
+    store: SessionStore,
+    specs: Sequence[ModelSpec],
+    requests: dict[str, Request] | Request,
+    *,
+    schedule: str,
+    parent: Session | None = None,
+    rerun_of: str | None = None,
+) -> SessionRecorder:
+    """Create the session (saved at once) with one queued run per model."""
+    first = requests if isinstance(requests, Request) else requests[specs[0].name]
+    runs = [
+        new_run(spec, requests if isinstance(requests, Request) else requests[spec.name])
+        for spec in specs
+    ]
+    session = Session.start(first, schedule=schedule, runs=runs, parent=parent, rerun_of=rerun_of)
+    return SessionRecorder(store, session)
+
+
+async def run_comparison(
+    runner: Runner,
+    store: SessionStore,
+    specs: Sequence[ModelSpec],
+    requests: dict[str, Request] | Request,
+    *,
+    schedule: str = "parallel",
+    listener: Listener | None = None,
+    parent: Session | None = None,
+    rerun_of: str | None = None,
+    recorder: SessionRecorder | None = None,
+) -> SessionRecorder:
+    """Run ``requests`` on ``specs``, saving the session as it goes; return its recorder.
+
+    Pass a ``recorder`` from ``open_session`` to know the session's path before
+    the run starts (the TUI shows it at once).
+    """
+    recorder = recorder or open_session(
+        store, specs, requests, schedule=schedule, parent=parent, rerun_of=rerun_of
+    )
+    runs = {run.model: run for run in recorder.session.runs}
+
+    def both(event: Event) -> None:
+        recorder(event)
+        if listener is not None:
+            listener(event)
+
+    try:
+        await runner.run(specs, requests, schedule, runs=runs, listener=both)
+    finally:
+        recorder.save(complete=True)
+    return recorder
+
+
+def rerun_requests(session: Session, names: Sequence[str]) -> dict[str, Request]:
+    """The request each model gets: what the saved run was sent (its whole conversation on
+    a follow-up turn) with the session's sampling; a model new to it gets the first run's."""
+    sampling = Sampling(**session.sampling)
+    requests = {}
+    for name in names:
+        run = next((r for r in session.runs if r.model == name), None)
+        run = run or (session.runs[0] if session.runs else None)
+        if session.mode == "completion":
+            prompt = run.prompt if run is not None and run.prompt else session.prompt
+            requests[name] = Request.completion(prompt, sampling=sampling)
+        elif run is not None and run.conversation:
+            messages = tuple(Message(m["role"], m["content"]) for m in run.conversation)  # type: ignore[arg-type]
+            requests[name] = Request(mode="chat", messages=messages, sampling=sampling)
+        else:
+            requests[name] = Request.chat(session.prompt, system=session.system, sampling=sampling)
+    return requests

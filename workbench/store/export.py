@@ -1,0 +1,138 @@
+"""Export sessions, answers, figures and ratings: JSONL, CSV, Markdown, LLM Comparator.
+
+Nothing secret is exported: sessions hold no API keys, only the names of the
+variables that hold them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from itertools import combinations
+from typing import Any
+
+from workbench.core.metrics import figures
+from workbench.store.sessions import Session
+
+FORMATS = ("jsonl", "csv", "markdown", "comparator")
+
+
+def rows(sessions: Iterable[Session]) -> Iterable[dict[str, Any]]:
+    """One flat row per answer: the session, the model, the text, figures and ratings."""
+    for session in sessions:
+        for run in session.runs:
+            fig = figures(run)
+            scores = [s["score"] for s in session.ratings["scores"] if s["model"] == run.model]
+            yield {
+                "session": session.id,
+                "created": session.created,
+                "mode": session.mode,
+                "prompt": session.prompt,
+                "model": run.model,
+                "backend": run.identity.get("backend", ""),
+                "state": run.state,
+                "text": run.text,
+                "error": run.error["message"] if run.error else "",
+                "prompt_tokens": run.prompt_tokens,
+                "output_tokens": run.output_tokens,
+                "ttft_s": fig.ttft_s,
+                "total_s": fig.total_s,
+                "gen_tokens_per_s": fig.gen_tokens_per_s,
+                "schedule": session.schedule,
+                "mean_score": sum(scores) / len(scores) if scores else None,
+                "votes": json.dumps(
+                    [v for v in session.ratings["votes"] if run.model in (v["a"], v["b"])]
+                ),
+                "tags": ",".join(session.tags),
+            }
+
+
+def export(sessions: list[Session], fmt: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows(sessions))
+    if fmt == "csv":
+        out = io.StringIO()
+        data = list(rows(sessions))
+        if data:
+            writer = csv.DictWriter(out, fieldnames=list(data[0]))
+            writer.writeheader()
+            writer.writerows(data)
+        return out.getvalue()
+    if fmt == "markdown":
+        return _markdown(sessions)
+    if fmt == "comparator":
+        return json.dumps(comparator(sessions), indent=1, ensure_ascii=False)
+    raise ValueError(fmt)
+
+
+def _markdown(sessions: list[Session]) -> str:
+    parts = []
+    for session in sessions:
+        parts.append(f"## {session.created} · {session.id}\n\n**Prompt ({session.mode})**\n")
+        parts.append("\n".join(f"> {line}" for line in session.prompt.splitlines()) + "\n")
+        parts.append("| model | TTFT s | total s | out tok | gen tok/s | score |")
+        parts.append("| --- | --- | --- | --- | --- | --- |")
+        for row in rows([session]):
+            parts.append(
+                f"| {row['model']} | {_num(row['ttft_s'])} | {_num(row['total_s'])} | "
+                f"{row['output_tokens'] or ''} | {_num(row['gen_tokens_per_s'])} | "
+                f"{_num(row['mean_score'])} |"
+            )
+        for run in session.runs:
+            parts.append(f"\n### {run.model}\n\n{run.text.strip()}\n")
+            if run.error:
+                parts.append(f"*{run.error['title']}: {run.error['message']}*\n")
+    return "\n".join(parts) + "\n"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+_COMPARATOR_SCORE = {"a": 1.0, "b": -1.0, "tie": 0.0, "bad": 0.0}
+
+
+def comparator(sessions: list[Session]) -> dict[str, Any]:
+    """Pairwise examples in the JSON form Google PAIR's LLM Comparator reads.
+
+    LLM Comparator compares exactly two models, so the export takes the two
+    models that share the most sessions; ``score`` is the mean of the user's
+    votes on that pair (positive: A better), 0 when unvoted.
+    """
+    pairs: dict[tuple[str, str], int] = {}
+    for session in sessions:
+        names = sorted(run.model for run in session.runs)
+        for pair in combinations(names, 2):
+            pairs[pair] = pairs.get(pair, 0) + 1
+    if not pairs:
+        return {"metadata": {"custom_fields_schema": []}, "models": [], "examples": []}
+    model_a, model_b = max(pairs, key=lambda p: (pairs[p], p))
+    examples = []
+    for session in sessions:
+        names = {run.model for run in session.runs}
+        if not {model_a, model_b} <= names:
+            continue
+        votes = []
+        for vote in session.ratings["votes"]:
+            if (vote["a"], vote["b"]) == (model_a, model_b):
+                votes.append(_COMPARATOR_SCORE[vote["outcome"]])
+            elif (vote["a"], vote["b"]) == (model_b, model_a):
+                votes.append(-_COMPARATOR_SCORE[vote["outcome"]])
+        examples.append(
+            {
+                "input_text": session.prompt,
+                "tags": list(session.tags),
+                "output_text_a": session.run(model_a).text,
+                "output_text_b": session.run(model_b).text,
+                "score": sum(votes) / len(votes) if votes else 0.0,
+                "individual_rater_scores": [{"score": v} for v in votes],
+                "custom_fields": {"session": session.id},
+            }
+        )
+    return {
+        "metadata": {"source_path": "workbench", "custom_fields_schema": []},
+        "models": [{"name": model_a}, {"name": model_b}],
+        "examples": examples,
+    }
