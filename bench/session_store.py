@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _common import median, report
 
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.store.sessions import Session, SessionStore, filter_summaries
 
 WORDS = [

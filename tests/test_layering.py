@@ -78,3 +78,21 @@ def test_the_cli_module_does_not_import_llama_cpp():
     loaded = imported_after(["workbench.cli.main", "workbench.cli.run"])
     assert "llama_cpp" not in loaded
     assert "textual" not in loaded
+
+
+def test_the_import_contracts_hold():
+    """The layers and forbidden imports of pyproject.toml, as import-linter checks them."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command as lint;"
+            " sys.exit(lint())",
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.core.events import ModelRun
 from workbench.core.metrics import figures, first_text_offset, generation_rate, live_rate
+from workbench.core.record import ModelRun
 from workbench.models.request import ServerTimings
 
 # --- generation_rate -------------------------------------------------------------------

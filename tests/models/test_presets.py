@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from workbench.errors import TemplateError
-from workbench.models.templates import (
+from workbench.models.presets import (
     DEEPSEEK_CODER_SYSTEM,
     PRESETS,
-    chat_template,
-    fim_prompt,
     find_preset,
     match_preset,
     preset,
+)
+from workbench.models.templates import (
+    chat_template,
+    fim_prompt,
     render_chat,
     resolve_stops,
     single_bos,

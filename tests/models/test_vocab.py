@@ -16,12 +16,10 @@ import llama_cpp
 import pytest
 
 from workbench.models.backends.llamacpp_worker import _visible_text
+from workbench.models.presets import DEEPSEEK_CODER_SYSTEM, PRESETS, find_preset
 from workbench.models.templates import (
-    DEEPSEEK_CODER_SYSTEM,
-    PRESETS,
     chat_template,
     fim_prompt,
-    find_preset,
     render_chat,
     resolve_stops,
     single_bos,

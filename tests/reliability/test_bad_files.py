@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from reliability_helpers import current_test, figure
 
 import workbench.models.presets  # noqa: F401 - imported on a config's first model: not a load's time
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.errors import ConfigError, SessionError
 from workbench.models.config import load_config, parse_config
 from workbench.models.request import Request, Sampling, ServerTimings

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from reliability_helpers import current_test, figure
 
-from workbench.core.events import Delta, ModelRun
+from workbench.core.events import Delta
+from workbench.core.record import ModelRun
 from workbench.core.runner import Runner
 from workbench.models.request import Request, Sampling
 from workbench.store import sessions as sessions_module

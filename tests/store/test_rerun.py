@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.store.comparison import rerun_requests
 from workbench.store.sessions import Session
 

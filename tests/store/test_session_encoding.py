@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.store.sessions import Session, SessionRecorder, SessionStore, encode_session
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.core.runner import Runner
 from workbench.errors import SessionError, UsageError
 from workbench.models.config import ModelSpec

@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.store.sessions import Session, SessionStore
 from workbench.store.votes import add_score, add_vote, collect
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.models.config import ModelSpec
 from workbench.models.request import Message, Sampling, ServerTimings
 from workbench.store.sessions import Session

@@ -42,7 +42,7 @@ from workbench.checks.codecheck import (
     tests_problem,
 )
 from workbench.core import format as fmt
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 from workbench.core.runner import Listener, Runner
 from workbench.errors import UsageError
 from workbench.models.config import ModelSpec

@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("session", help="a session file's path or its id")
     show.add_argument("--json", action="store_true")
 
-    from workbench.checks.suite import add_parsers as add_suite_parsers
     from workbench.cli.review import add_parsers
+    from workbench.cli.suite import add_parsers as add_suite_parsers
 
     add_parsers(commands, _common)
     add_suite_parsers(commands, _common)
@@ -103,8 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from workbench.ui.app import run_app
 
             return run_app(args.config, args.sessions)
-        from workbench.checks.suite import HANDLERS as SUITE_HANDLERS
         from workbench.cli.review import HANDLERS
+        from workbench.cli.suite import HANDLERS as SUITE_HANDLERS
 
         handler = {"run": _run, "models": _models, "sessions": _sessions, "show": _show}
         return {**handler, **HANDLERS, **SUITE_HANDLERS}[args.command](args, config, store)

@@ -13,7 +13,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -21,18 +21,24 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from workbench.checks.samples import (
+    Checker,
+    SampleHooks,
+    SampleRun,
+    SamplesReport,
+    check_runs,
+    sample_sampling,
+)
 from workbench.core import format as fmt
-from workbench.core.events import Event, Loading, ModelRun, ThreadsChanged
+from workbench.core.events import Event, Loading, ThreadsChanged
 from workbench.core.metrics import figures, live_rate
+from workbench.core.record import ModelRun
 from workbench.core.runner import Runner
 from workbench.errors import UsageError
 from workbench.models.config import Config, ModelSpec
 from workbench.models.request import Request, Sampling
-from workbench.store.comparison import open_session, rerun_requests, run_comparison
+from workbench.store.comparison import compare_runs, open_session, rerun_requests, run_comparison
 from workbench.store.sessions import Session, SessionRecorder, SessionStore
-
-if TYPE_CHECKING:
-    from workbench.checks.samples import Checker, SamplesReport
 
 STATE_STYLE = {
     "queued": "dim",
@@ -56,7 +62,6 @@ def build_request(
     args: argparse.Namespace, config: Config, prompt: str, *, samples: int = 1, index: int = 0
 ) -> Request:
     """The request of sample ``index`` of ``samples`` (``workbench.checks.samples``' rules)."""
-    from workbench.checks.samples import sample_sampling
 
     asked = Sampling(
         temperature=args.temperature,
@@ -82,7 +87,6 @@ async def run_command(
 ) -> int:
     """Send ``prompt`` to ``specs`` (``args.samples`` times each); with ``tests``, check
     every answer. Prints the answers, or one JSON object."""
-    from workbench.checks.samples import Checker
 
     samples = getattr(args, "samples", 1)
     request = build_request(args, config, prompt, samples=samples)
@@ -132,7 +136,6 @@ async def _check_one(
     recorder: SessionRecorder, checker: Checker, specs: list[ModelSpec]
 ) -> SamplesReport:
     """Check the answers of a one-sample run; their tally."""
-    from workbench.checks.samples import SamplesReport, check_runs
 
     runs = [run for run in recorder.session.runs if run.state != "cancelled"]
     report = SamplesReport([spec.name for spec in specs], 1, checked=True)
@@ -150,7 +153,6 @@ async def _run_samples(
     specs: list[ModelSpec],
     checker: Checker | None,
 ) -> int:
-    from workbench.checks.samples import SampleHooks, SampleRun
 
     samples = args.samples
     schedule = args.schedule or config.schedule
@@ -435,26 +437,3 @@ async def rerun_command(
             )
         console.print(table)
     return 0 if all(run.state == "done" for run in session.runs) else 1
-
-
-def compare_runs(old: Session, new: Session) -> list[dict[str, Any]]:
-    """Per model present in both: how similar the texts are and how the figures moved."""
-    from workbench.store.diff import diff_lines
-
-    changes = []
-    old_runs = {run.model: run for run in old.runs}
-    for run in new.runs:
-        before = old_runs.get(run.model)
-        if before is None:
-            continue
-        a, b = figures(before), figures(run)
-        changes.append(
-            {
-                "model": run.model,
-                "similarity": diff_lines(before.text, run.text).similarity,
-                "ttft_s": [a.ttft_s, b.ttft_s],
-                "gen_tokens_per_s": [a.gen_tokens_per_s, b.gen_tokens_per_s],
-                "output_tokens": [a.output_tokens, b.output_tokens],
-            }
-        )
-    return changes

@@ -24,6 +24,11 @@ def percent(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:.{digits}%}"
 
 
+def short(text: str, width: int = 70) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis when cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def figures_line(fig: Figures) -> str:
     """One line: TTFT, total, tokens in/out, generation and prompt rates."""
     parts = [

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workbench.core.events import ModelRun
+    from workbench.core.record import ModelRun
 
 
 @dataclass(frozen=True)

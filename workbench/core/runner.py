@@ -21,11 +21,11 @@ from workbench.core.events import (
     Failed,
     Finished,
     Loading,
-    ModelRun,
     Queued,
     Started,
     ThreadsChanged,
 )
+from workbench.core.record import ModelRun
 from workbench.errors import BackendError, WorkbenchError
 from workbench.models.backends.base import Backend, create_backend
 from workbench.models.config import ModelSpec

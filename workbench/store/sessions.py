@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.core.events import Cancelled, Event, Failed, Finished, ModelRun
+from workbench.core.events import Cancelled, Event, Failed, Finished
+from workbench.core.record import ModelRun
 from workbench.errors import SessionError, UsageError
 from workbench.models.request import Request
 

@@ -122,6 +122,11 @@ class WorkbenchApp(App[int]):
 
     # -- shared by the screens ---------------------------------------------------------------
 
+    @property
+    def compare(self) -> CompareScreen | None:
+        """The compare screen (under the review screens), if it is there."""
+        return next((s for s in self.screen_stack if isinstance(s, CompareScreen)), None)
+
     def initial_models(self) -> list[str]:
         """The models chosen last time that still exist, else the first two."""
         names = [spec.name for spec in self.config.models]

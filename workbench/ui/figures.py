@@ -8,7 +8,7 @@ snapshot tests use it so that a screenshot never depends on the machine's speed.
 from __future__ import annotations
 
 from workbench.core import metrics
-from workbench.core.events import ModelRun
+from workbench.core.record import ModelRun
 
 #: What a masked duration and rate look like.
 MASKED_TIME = "#.##s"

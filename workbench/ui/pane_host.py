@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
-from textual.app import App
 from textual.containers import HorizontalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from workbench.core.events import Cancelled, Event, Failed, Finished, ModelRun
+from workbench.core.events import Cancelled, Event, Failed, Finished
+from workbench.core.record import ModelRun
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
 from workbench.store.comparison import open_session, run_comparison
@@ -31,7 +31,6 @@ from workbench.ui.widgets.prompt_editor import PromptEditor
 
 if TYPE_CHECKING:
     from workbench.ui.app import WorkbenchApp
-    from workbench.ui.screens.compare import CompareScreen
 
 #: The stylesheet of the review screens (the app reads it at start; screens may name it).
 REVIEW_CSS = Path(__file__).resolve().parent / "review.tcss"
@@ -43,13 +42,6 @@ INTERRUPTED = {
     "title": "Interrupted",
     "message": "workbench stopped before this run ended; the text is what was saved.",
 }
-
-
-def compare_screen(app: App) -> CompareScreen | None:
-    """The app's compare screen (under the review screens), if it is there."""
-    from workbench.ui.screens.compare import CompareScreen
-
-    return next((s for s in app.screen_stack if isinstance(s, CompareScreen)), None)
 
 
 def final_event(run: ModelRun) -> Event:

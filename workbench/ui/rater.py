@@ -13,7 +13,7 @@ session's lock), in a thread, so a slow disk never freezes the screen.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from workbench.store.blind import BlindDeal
@@ -207,7 +207,7 @@ class Rater:
 
 
 class CompareRating(Rater):
-    """The compare screen's part: rate the latest turn, blind mode, and battles."""
+    """The compare screen's part: rate the latest turn, and blind mode."""
 
     #: Whether new comparisons are dealt blind (``ctrl+b``).
     blind = False
@@ -264,19 +264,3 @@ class CompareRating(Rater):
                     container.move_child(self.panes[model], after=last)
         self.panes = {model: self.panes[model] for model in deal.order}
         self.disguise_panes(deal)
-
-    def action_battle(self) -> None:
-        """Blind battles between pairs drawn from the models chosen in the picker."""
-        from workbench.ui.screens.battle import BattleScreen
-
-        picker = self.picker
-        names: Sequence[str] = picker.chosen
-        if self.running:
-            self.notify("Models are still answering: esc cancels them first.", severity="warning")
-            return
-        if len(names) < 2:
-            self.notify(
-                "Choose two models or more for battles (f2, then space).", severity="warning"
-            )
-            return
-        self.app.push_screen(BattleScreen([picker.specs[name] for name in names]))

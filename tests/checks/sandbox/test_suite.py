@@ -13,8 +13,9 @@ import pytest
 from sandbox_helpers import needs_linux
 
 from workbench.checks.sandbox import STATUSES
-from workbench.checks.suite import HANDLERS, add_parsers, load_suite, run_suite
+from workbench.checks.suite import load_suite, run_suite
 from workbench.cli import main as cli
+from workbench.cli.suite import HANDLERS, add_parsers
 from workbench.core.runner import Runner
 from workbench.errors import UsageError
 from workbench.models.backends import base

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import reference_streams as old
+import stream_adapters as adapters
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -184,7 +185,7 @@ def test_sse_json_decoder_matches_the_generators(case):
 def test_ndjson_decoder_matches_the_generator(case):
     reads, max_line = case
     expected = outcome(old.iter_ndjson(feed(reads), max_line=max_line))
-    assert outcome(new.iter_ndjson(feed(reads), max_line=max_line)) == expected
+    assert outcome(adapters.iter_ndjson(feed(reads), max_line=max_line)) == expected
     assert fed(new.NDJSON(max_line=max_line), reads) == expected
 
 
@@ -192,7 +193,7 @@ def test_ndjson_decoder_matches_the_generator(case):
 @given(split_streams(SSE_FRAMES + NDJSON_LINES))
 def test_lines_and_events_match_the_generators(case):
     reads, max_line = case
-    assert outcome(new_lines.iter_lines(feed(reads), max_line=max_line)) == outcome(
+    assert outcome(adapters.iter_lines(feed(reads), max_line=max_line)) == outcome(
         old.iter_lines(feed(reads), max_line=max_line)
     )
 
@@ -200,7 +201,7 @@ def test_lines_and_events_match_the_generators(case):
         return (e.data, e.event, e.id)
 
     expected = outcome(old.iter_sse(old.iter_lines(feed(reads), max_line=max_line)), event)
-    got = outcome(new.iter_sse(new_lines.iter_lines(feed(reads), max_line=max_line)), event)
+    got = outcome(adapters.iter_sse(adapters.iter_lines(feed(reads), max_line=max_line)), event)
     assert got == expected
 
 

@@ -7,14 +7,14 @@ import email.utils
 import time
 
 import pytest
+from stream_adapters import iter_lines, iter_ndjson, iter_sse
 
 from workbench.errors import BackendError, StreamProtocolError, StreamTimeout
+from workbench.models.backends.api_keys import api_key, scrub
 from workbench.models.backends.clock import StreamClock, Timeouts
 from workbench.models.backends.http import retry_after
 from workbench.models.backends.http_errors import describe_error
-from workbench.models.backends.keys import api_key, scrub
-from workbench.models.backends.lines import iter_lines
-from workbench.models.backends.streams import SSEEvent, SSEJson, iter_ndjson, iter_sse
+from workbench.models.backends.streams import SSEEvent, SSEJson
 
 
 async def feed(*parts: bytes, pause: float = 0.0):

@@ -5,7 +5,7 @@ decoder from ``workbench.models.backends.streams``, each read within the gap tim
 and the deadline (``workbench.models.backends.clock``). Only failures before the
 first byte of the answer are retried. Every way a request can go wrong ends as
 a typed ``BackendError`` subclass (``workbench.models.backends.http_errors``) with a
-message a user can act on, and the API key (``workbench.models.backends.keys``) is
+message a user can act on, and the API key (``workbench.models.backends.api_keys``) is
 blanked out of it.
 """
 
@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from workbench.errors import BackendError, ConnectError, StreamTimeout, WorkbenchError
+from workbench.models.backends.api_keys import Secret, auth_headers, scrub
 from workbench.models.backends.clock import GapTimer, StreamClock, Timeouts
 from workbench.models.backends.http_errors import connect_error, http_error, mid_stream_error
-from workbench.models.backends.keys import Secret, auth_headers, scrub
 from workbench.models.backends.streams import Decoder
 
 MAX_ERROR_BODY = 64 * 1024

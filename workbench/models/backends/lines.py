@@ -1,15 +1,12 @@
 """The lines of a streamed answer: split across reads anywhere, decoded, capped in length.
 
-``LineSplitter`` is fed one network read at a time; ``iter_lines`` wraps it
-for an async iterator of bytes. SSE and NDJSON (``workbench.models.backends.streams``)
-are read on top of it.
+``LineSplitter`` is fed one network read at a time. SSE and NDJSON
+(``workbench.models.backends.streams``) are read on top of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-
-from workbench.errors import StreamProtocolError, WorkbenchError
+from workbench.errors import StreamProtocolError
 
 #: A token stream never needs a longer line; a broken server may send endless bytes.
 MAX_LINE = 1 << 20
@@ -130,25 +127,3 @@ def _too_long(max_line: int) -> StreamProtocolError:
     return StreamProtocolError(
         f"The server sent a line longer than {max_line // 1024} KiB; the stream was stopped."
     )
-
-
-async def iter_lines(
-    chunks: AsyncIterable[bytes], *, max_line: int = MAX_LINE
-) -> AsyncIterator[str]:
-    """The lines of a byte stream (see ``LineSplitter``); a last line without an ending too."""
-    splitter = LineSplitter(max_line)
-    lines: list[str] = []
-    async for chunk in chunks:
-        error: WorkbenchError | None = None
-        try:
-            splitter.feed(chunk, lines)
-        except WorkbenchError as exc:
-            error = exc  # after the lines before it
-        for line in lines:
-            yield line
-        lines.clear()
-        if error is not None:
-            raise error
-    splitter.close(lines)
-    for line in lines:
-        yield line

@@ -61,7 +61,7 @@ class LlamaCppBackend:
     # -- lifecycle ---------------------------------------------------------
 
     def model_path(self) -> Path:
-        from workbench.models.templates import gguf_for_package
+        from workbench.models.packages import gguf_for_package
         from workbench.paths import user_cache_dir
 
         if self.spec.path:

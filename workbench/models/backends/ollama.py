@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from workbench.errors import BackendError, ConnectError, ModelLoadError, StreamProtocolError
+from workbench.models.backends.api_keys import Secret, api_key, auth_headers, scrub
 from workbench.models.backends.base import ProgressCallback
 from workbench.models.backends.clock import Timeouts
 from workbench.models.backends.http import StreamingClient, base_url, new_client
 from workbench.models.backends.http_errors import connect_error, describe_error, http_error
-from workbench.models.backends.keys import Secret, api_key, auth_headers, scrub
 from workbench.models.backends.streams import NDJSON, count_of, number_of, parse_json
 from workbench.models.request import Chunk, Request, ServerTimings, TextChunk, Usage
 

@@ -34,8 +34,6 @@ __all__ = [
     "checked",
     "count_of",
     "decoded",
-    "iter_ndjson",
-    "iter_sse",
     "number_of",
     "parse_json",
 ]
@@ -250,20 +248,6 @@ class SSEJson(SSEDecoder):
         return decoded(self, chunks)
 
 
-async def iter_sse(lines: AsyncIterable[str]) -> AsyncIterator[SSEEvent]:
-    """The ``SSEEvent``s of a stream's lines (see ``SSEDecoder``)."""
-    events = SSEDecoder()
-    out: list[SSEEvent] = []
-    async for line in lines:
-        events._take([line], out)
-        for event in out:
-            yield event
-        out.clear()
-    events._end(out)
-    for event in out:
-        yield event
-
-
 # --- NDJSON --------------------------------------------------------------------------
 
 
@@ -277,13 +261,6 @@ class NDJSON(_LineDecoder):
         for line in lines:
             if line.strip():
                 out.append(checked(parse_json(line)))
-
-
-def iter_ndjson(
-    chunks: AsyncIterable[bytes], *, max_line: int = MAX_LINE
-) -> AsyncIterator[dict[str, Any]]:
-    """The objects of a newline-delimited JSON stream (see ``NDJSON``)."""
-    return decoded(NDJSON(max_line=max_line), chunks)
 
 
 # --- JSON ----------------------------------------------------------------------------

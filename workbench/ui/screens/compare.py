@@ -22,7 +22,8 @@ from textual.worker import Worker, WorkerState
 
 from workbench.checks.codecheck import CheckResult, tests_problem
 from workbench.checks.samples import Checker, SampleHooks, SampleRun, check_runs, sample_sampling
-from workbench.core.events import Event, Failed, Loading, ModelRun, Started
+from workbench.core.events import Event, Failed, Loading, Started
+from workbench.core.record import ModelRun
 from workbench.errors import WorkbenchError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request, Sampling
@@ -32,6 +33,8 @@ from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label
 from workbench.ui.pane_host import PaneHost
 from workbench.ui.rater import CompareRating
+from workbench.ui.screens.battle import BattleScreen
+from workbench.ui.screens.diff import open_diff
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.model_picker import ModelPicker
@@ -406,10 +409,22 @@ class CompareScreen(CompareRating, PaneHost):
         else:
             self.picker.set_state(spec.name, "ready")
 
+    def action_battle(self) -> None:
+        """Blind battles between pairs drawn from the models chosen in the picker."""
+        picker = self.picker
+        names: Sequence[str] = picker.chosen
+        if self.running:
+            self.notify("Models are still answering: esc cancels them first.", severity="warning")
+            return
+        if len(names) < 2:
+            self.notify(
+                "Choose two models or more for battles (f2, then space).", severity="warning"
+            )
+            return
+        self.app.push_screen(BattleScreen([picker.specs[name] for name in names]))
+
     def action_diff(self) -> None:
         """Diff two answers of the latest turn (with more, a chooser picks which)."""
-        from workbench.ui.screens.diff import open_diff
-
         if self.thread is None or len(self.panes) < 2:
             self.notify("A diff needs the answers of two models: send a prompt to two.")
             return

@@ -1,5 +1,7 @@
 """The diff screen: two answers line by line, side by side or unified, word changes marked.
 
+The view of ``workbench.store.diff``, which computes the diff.
+
 Opened from the compare screen, a saved session or a re-run. With more than two
 answers a chooser picks one pair, or a reference that every other answer is
 diffed against (the ``m`` key steps through them).

@@ -1,5 +1,7 @@
 """The leaderboard: your models ranked from your own votes, with how sure it is.
 
+The view of ``workbench.store.leaderboard``.
+
 Recomputed from the raw votes each time it opens (``workbench.store.leaderboard.leaderboard``:
 Bradley-Terry with bootstrap 95% intervals, numpy-vectorised), in a thread. The
 rows are the standings; a text bar draws each rating's interval on one common

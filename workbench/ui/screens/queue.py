@@ -19,7 +19,8 @@ from textual.containers import HorizontalScroll, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
-from workbench.core.events import FINAL_STATES, Delta
+from workbench.core.events import Delta
+from workbench.core.record import FINAL_STATES
 from workbench.errors import SessionError, UsageError
 from workbench.store.blind import rating_queue
 from workbench.store.sessions import Session

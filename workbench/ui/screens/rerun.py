@@ -15,17 +15,16 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from workbench.cli.run import compare_runs
 from workbench.core import format as fmt
 from workbench.core.events import Event, Loading, Started
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
-from workbench.store.comparison import open_session, rerun_requests
+from workbench.store.comparison import compare_runs, open_session, rerun_requests
 from workbench.store.sessions import Session, SessionRecorder
 from workbench.ui import figures
 from workbench.ui.diff_layout import DiffPair
 from workbench.ui.keys import bindings
-from workbench.ui.pane_host import PaneHost, compare_screen
+from workbench.ui.pane_host import PaneHost
 from workbench.ui.rater import Rater
 from workbench.ui.screens.diff import DiffScreen
 from workbench.ui.screens.error import ErrorModal
@@ -52,7 +51,7 @@ class RerunScreen(Rater, PaneHost):
         self.original = original
         self.specs = specs
         self.recorder: SessionRecorder | None = None
-        #: Per model in both sessions: ``headless.compare_runs``, once the run has ended.
+        #: Per model in both sessions: ``comparison.compare_runs``, once the run has ended.
         self.changes: list[dict[str, Any]] | None = None
 
     @property
@@ -117,7 +116,7 @@ class RerunScreen(Rater, PaneHost):
     def apply_event(self, event: Event) -> None:
         super().apply_event(event)
         # The compare screen's picker shows which models are loaded: keep it true.
-        compare = compare_screen(self.app)
+        compare = self.wb.compare
         if compare is None or event.model not in compare.picker.specs:
             return
         if isinstance(event, Loading):

@@ -16,12 +16,13 @@ from textual.containers import HorizontalScroll, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
-from workbench.core.events import Delta, ModelRun, Started
+from workbench.core.events import Delta, Started
+from workbench.core.record import ModelRun
 from workbench.errors import UsageError, WorkbenchError
 from workbench.store.replay import Beat, timeline
 from workbench.store.sessions import Session
 from workbench.ui.keys import bindings
-from workbench.ui.pane_host import PaneHost, compare_screen, final_event
+from workbench.ui.pane_host import PaneHost, final_event
 from workbench.ui.rater import Rater
 from workbench.ui.replayer import SPEEDS, ReplayClock, speed_label
 from workbench.ui.screens.choice import ChoiceModal, ConfirmModal
@@ -264,7 +265,7 @@ class SessionView(Rater, PaneHost):
     def action_rerun(self) -> None:
         """Re-run with the same models, or with the ones chosen on the compare screen."""
         same = [run.model for run in self.session.runs]
-        compare = compare_screen(self.app)
+        compare = self.wb.compare
         if compare is not None and compare.running:
             self.notify("Models are answering on the compare screen; wait for them.")
             return
@@ -293,7 +294,7 @@ class SessionView(Rater, PaneHost):
         """The models by name: the picker's (configured and discovered), else resolved."""
         from workbench.models.selection import resolve
 
-        compare = compare_screen(self.app)
+        compare = self.wb.compare
         known = compare.picker.specs if compare is not None else {}
         missing = [name for name in names if name not in known]
         found = dict(zip(missing, resolve(self.wb.config, missing), strict=True)) if missing else {}

@@ -1,4 +1,7 @@
-"""The sessions browser: every saved session, newest first, filtered as you type."""
+"""The sessions browser: every saved session, newest first, filtered as you type.
+
+The view of ``workbench.store.sessions`` (the store's index and filter do the work).
+"""
 
 from __future__ import annotations
 

@@ -21,18 +21,17 @@ from textual.message import Message
 from textual.widgets import Static
 
 from workbench.core.events import (
-    FINAL_STATES,
     Cancelled,
     Delta,
     Event,
     Failed,
     Finished,
     Loading,
-    ModelRun,
     Queued,
     Started,
     ThreadsChanged,
 )
+from workbench.core.record import FINAL_STATES, ModelRun
 from workbench.store.diff import CodeBlock, extract_code_blocks
 from workbench.ui import figures
 from workbench.ui.checks import check_line
