@@ -50,6 +50,10 @@ class Request:
     ``messages`` is the whole conversation so far in chat mode (a follow-up turn
     carries the earlier turns); ``prompt`` is the raw text in completion mode.
     ``threads`` is set by the runner for local models (its CPU thread budget).
+    ``stop`` holds this prompt's own stop strings, on top of the model's (HumanEval's
+    completion protocol stops at ``\ndef `` and friends). A chat request whose last
+    message is the assistant's asks the model to continue that message (a prefilled
+    response, as EvalPlus's chat prompt does).
     """
 
     mode: Mode = "chat"
@@ -57,6 +61,7 @@ class Request:
     prompt: str = ""
     sampling: Sampling = field(default_factory=Sampling)
     threads: int | None = None
+    stop: tuple[str, ...] = ()
 
     @classmethod
     def chat(cls, user: str, *, system: str | None = None, **kw: Any) -> Request:

@@ -175,6 +175,7 @@ class LlamaCppBackend:
             "prompt": request.prompt,
             "sampling": sampling.to_dict(),
             "threads": request.threads,
+            "stop": list(request.stop),
         }
         async with self._lock:
             ended = False

@@ -26,6 +26,8 @@ from typing import Any
 # Text pieces are sent at most this often (the first one at once), so the
 # parent wakes up ~40 times a second rather than once per token.
 FLUSH_INTERVAL_S = 0.025
+#: Marks where a prefilled assistant message ends in the rendered chat prompt.
+_PREFILL_MARK = "\u241eworkbench-prefill\u241e"
 
 
 class Channel:
@@ -196,9 +198,15 @@ class Model:
                 raise self.template_error
             bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
             eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
-            text = render_chat(
-                self.template.template, command["messages"], bos_token=bos, eos_token=eos
-            )
+            messages = [dict(m) for m in command["messages"]]
+            prefill = messages[-1]["role"] == "assistant" if messages else False
+            if prefill:
+                # Continue the assistant's message: render it with a marker, cut there
+                # (how EvalPlus prefills its response prefix).
+                messages[-1]["content"] += _PREFILL_MARK
+            text = render_chat(self.template.template, messages, bos_token=bos, eos_token=eos)
+            if prefill:
+                text = text.split(_PREFILL_MARK)[0]
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         # The vocab says whether it wants a BOS (a missing add_bos_token key is not "true":
         # Qwen's does not); a prompt or template that already starts with one keeps one.
@@ -219,6 +227,8 @@ class Model:
                 "Shorten it or raise n_ctx in workbench.toml."
             )
         sampling = command["sampling"]
+        # The prompt's own stops (HumanEval's) join the model's for this answer only.
+        stop_texts = self.stop_texts + tuple(command.get("stop") or ())
         max_tokens = min(int(sampling["max_tokens"]), n_ctx - len(tokens))
         threads = int(command.get("threads") or os.cpu_count() or 1)
         control.threads = None
@@ -250,7 +260,7 @@ class Model:
                 break
             output += 1
             text += decoder.decode(llm.detokenize([token]))
-            visible, stopped = _visible_text(text, self.stop_texts)
+            visible, stopped = _visible_text(text, stop_texts)
             if len(visible) > sent:
                 pending.append([visible[sent:], now])
                 sent = len(visible)
@@ -269,7 +279,7 @@ class Model:
                 llama_cpp.llama_set_n_threads(llm.ctx, control.threads, control.threads)
                 control.threads = None
         tail = text + decoder.decode(b"", final=True)
-        visible, _ = _visible_text(tail, self.stop_texts, final=True)
+        visible, _ = _visible_text(tail, stop_texts, final=True)
         if len(visible) > sent:
             pending.append([visible[sent:], time.monotonic()])
         if pending:
@@ -292,11 +302,11 @@ class Model:
 
 
 def _visible_text(text: str, stops: tuple[str, ...], final: bool = False) -> tuple[str, bool]:
-    """Text up to a stop string; while streaming, hold back what may be a stop's start."""
-    for stop in stops:
-        at = text.find(stop)
-        if at != -1:
-            return text[:at], True
+    """Text up to the earliest stop string; while streaming, hold back what may be a
+    stop's start."""
+    found = [at for at in (text.find(stop) for stop in stops) if at != -1]
+    if found:
+        return text[: min(found)], True
     if final or not stops:
         return text, False
     held = 0

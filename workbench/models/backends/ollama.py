@@ -112,7 +112,7 @@ class OllamaBackend:
             "top_p": sampling.top_p,
             "num_predict": sampling.max_tokens,
             "seed": sampling.seed,
-            "stop": list(self.spec.stop) or None,
+            "stop": list(self.spec.stop) + list(request.stop) or None,
         }
         body: dict[str, Any] = {
             "model": self.model,

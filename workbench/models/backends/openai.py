@@ -153,8 +153,8 @@ class OpenAIBackend:
             body["prompt"] = request.prompt
         sampling = request.sampling.merged_over(self.spec.sampling)
         body.update({k: v for k, v in sampling.to_dict().items() if v is not None})
-        if self.spec.stop:
-            body["stop"] = list(self.spec.stop)
+        if self.spec.stop or request.stop:
+            body["stop"] = list(self.spec.stop) + list(request.stop)
         return path, body
 
     async def set_threads(self, threads: int) -> None:
