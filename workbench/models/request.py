@@ -26,6 +26,9 @@ class Sampling:
     top_p: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    repeat_penalty: float | None = None
 
     def merged_over(self, defaults: Sampling) -> Sampling:
         """These settings, with the gaps filled from ``defaults``."""
@@ -40,7 +43,9 @@ class Sampling:
         return asdict(self)
 
 
-FALLBACK_SAMPLING = Sampling(temperature=0.2, top_p=0.95, max_tokens=256, seed=None)
+FALLBACK_SAMPLING = Sampling(
+    temperature=0.2, top_p=0.95, max_tokens=256, seed=None, top_k=40, min_p=0.05, repeat_penalty=1.0
+)
 
 
 @dataclass(frozen=True)
