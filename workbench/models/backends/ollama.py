@@ -112,6 +112,9 @@ class OllamaBackend:
             "top_p": sampling.top_p,
             "num_predict": sampling.max_tokens,
             "seed": sampling.seed,
+            "top_k": sampling.top_k,
+            "min_p": sampling.min_p,
+            "repeat_penalty": sampling.repeat_penalty,
             "stop": list(self.spec.stop) + list(request.stop) or None,
         }
         body: dict[str, Any] = {
