@@ -170,24 +170,18 @@ SPECS = [
     ModelSpec(name="a", backend="scripted", sampling=Sampling(temperature=0.9, max_tokens=50)),
     ModelSpec(name="b", backend="scripted"),
 ]
-DEFAULTS = Sampling(temperature=0.2, top_p=0.95, max_tokens=256)
 
 
-def test_first_turn_sampling_precedence_typed_then_model_then_defaults():
+def test_first_turn_carries_only_the_typed_sampling():
+    # The runner layers the preset, the config and the model's own settings under it
+    # (workbench.models.settings), once the model has loaded.
     requests = first_requests(
-        SPECS,
-        "hi",
-        mode="chat",
-        system="be brief",
-        typed=Sampling(max_tokens=10),
-        defaults=DEFAULTS,
+        SPECS, "hi", mode="chat", system="be brief", typed=Sampling(max_tokens=10)
     )
-    assert requests["a"].sampling == Sampling(temperature=0.9, top_p=0.95, max_tokens=10)
-    assert requests["b"].sampling == Sampling(temperature=0.2, top_p=0.95, max_tokens=10)
+    assert requests["a"].sampling == Sampling(max_tokens=10)
+    assert requests["b"].sampling == Sampling(max_tokens=10)
     assert requests["a"].messages == (Message("system", "be brief"), Message("user", "hi"))
-    raw = first_requests(
-        SPECS, "def f(", mode="completion", system="x", typed=Sampling(), defaults=DEFAULTS
-    )
+    raw = first_requests(SPECS, "def f(", mode="completion", system="x", typed=Sampling())
     assert raw["b"].mode == "completion" and raw["b"].prompt == "def f("
 
 
@@ -198,7 +192,7 @@ def test_follow_up_continues_each_models_own_conversation():
     ]
     runs[0].model, runs[1].model = "a", "b"
     previous = Session(id="s1", created="now", mode="chat", prompt="q1", runs=runs)
-    requests = follow_up_requests(SPECS, "q2", previous, typed=Sampling(), defaults=DEFAULTS)
+    requests = follow_up_requests(SPECS, "q2", previous, typed=Sampling())
     assert [m.content for m in requests["a"].messages] == ["q1", "A1", "q2"]
     assert [m.content for m in requests["b"].messages] == ["q1", "partial", "q2"]
     thread = Thread(("a", "b"), "chat", previous)
@@ -210,7 +204,7 @@ def test_follow_up_in_completion_mode_appends_the_text():
     run = _run(state="done", prompt="def f(", text="x):")
     run.model = "b"
     previous = Session(id="s", created="now", mode="completion", prompt="def f(", runs=[run])
-    requests = follow_up_requests(SPECS[1:], "\n", previous, typed=Sampling(), defaults=DEFAULTS)
+    requests = follow_up_requests(SPECS[1:], "\n", previous, typed=Sampling())
     assert requests["b"].prompt == "def f(x):\n"
 
 

@@ -55,13 +55,17 @@ def new_runner(args: argparse.Namespace, config: Config) -> Runner:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be at least 1, not {threads}.")
-    return Runner(cores=threads or config.threads)
+    return Runner(cores=threads or config.threads, defaults=config.sampling)
 
 
 def build_request(
     args: argparse.Namespace, config: Config, prompt: str, *, samples: int = 1, index: int = 0
 ) -> Request:
-    """The request of sample ``index`` of ``samples`` (``workbench.checks.samples``' rules)."""
+    """The request of sample ``index`` of ``samples`` (``workbench.checks.samples``' rules).
+
+    It carries only what was asked; the runner resolves the rest (preset, config
+    defaults, the model's config: ``workbench.models.settings``) and records it.
+    """
 
     asked = Sampling(
         temperature=args.temperature,
@@ -69,7 +73,7 @@ def build_request(
         max_tokens=args.max_tokens,
         seed=args.seed,
     )
-    sampling = sample_sampling(asked, samples, index).merged_over(config.sampling)
+    sampling = sample_sampling(asked, samples, index)
     if args.completion:
         if args.system:
             raise UsageError("--system has no meaning with --completion (there is no template).")
@@ -283,6 +287,7 @@ def run_json(session: Session, path: Path) -> dict[str, Any]:
                 "finish_reason": run.finish_reason,
                 "error": run.error["message"] if run.error else None,
                 "threads": run.threads,
+                "sampling": run.sampling,
                 "load_s": run.load_s,
                 "server": run.timings.to_dict() if run.timings else None,
                 "info": run.info,

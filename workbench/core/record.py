@@ -33,6 +33,8 @@ class ModelRun:
     total_s: float | None = None
     load_s: float | None = None
     threads: int | None = None
+    #: The sampling values this run used, every one explicit (``workbench.models.settings``).
+    sampling: dict[str, Any] = field(default_factory=dict)
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     usage_source: str = ""
@@ -61,6 +63,7 @@ class ModelRun:
             "total_s": self.total_s,
             "load_s": self.load_s,
             "threads": self.threads,
+            "sampling": self.sampling,
             "usage": {
                 "prompt_tokens": self.prompt_tokens,
                 "output_tokens": self.output_tokens,
@@ -104,6 +107,7 @@ class ModelRun:
             total_s=_seconds(data, "total_s"),
             load_s=_seconds(data, "load_s"),
             threads=_count(data.get("threads"), "threads"),
+            sampling=_table(data.get("sampling"), "sampling"),
             prompt_tokens=_count(usage.get("prompt_tokens"), "prompt_tokens"),
             output_tokens=_count(usage.get("output_tokens"), "output_tokens"),
             usage_source=_str(usage.get("source", ""), "usage.source"),

@@ -29,7 +29,8 @@ from workbench.core.record import ModelRun
 from workbench.errors import BackendError, WorkbenchError
 from workbench.models.backends.base import Backend, create_backend
 from workbench.models.config import ModelSpec
-from workbench.models.request import Request, TextChunk, Usage
+from workbench.models.request import Request, Sampling, TextChunk, Usage
+from workbench.models.settings import preset_name, resolve
 
 Listener = Callable[[Event], None]
 
@@ -156,8 +157,15 @@ class BackendPool:
 class Runner:
     """Runs one request per model, concurrently or one after another."""
 
-    def __init__(self, pool: BackendPool | None = None, cores: int | None = None) -> None:
+    def __init__(
+        self,
+        pool: BackendPool | None = None,
+        cores: int | None = None,
+        defaults: Sampling | None = None,
+    ) -> None:
         self.pool = pool or BackendPool()
+        #: The config's ``[defaults.sampling]``: one layer of every run's settings.
+        self.defaults = defaults or Sampling()
         self.cores = cores or available_cores()
         # Given no core count, leave out the cores other processes keep busy.
         self._watch = CoreWatch(self.cores) if cores is None else None
@@ -283,6 +291,7 @@ class Runner:
                 if self._watch is not None and self._watch.busy is not None:
                     # Why a model may get fewer threads than there are cores.
                     run.info["cores_busy_elsewhere"] = round(self._watch.busy, 2)
+            request = self._settle_sampling(spec, backend, request, run)
             await self._stream(spec, backend, request, run, task)
         except asyncio.CancelledError:
             run.state = "cancelled"
@@ -301,6 +310,22 @@ class Runner:
                 await budget.skip()
             if in_turn:
                 one_at_a_time.release()
+
+    def _settle_sampling(
+        self, spec: ModelSpec, backend: Backend, request: Request, run: ModelRun
+    ) -> Request:
+        """The request with every sampling value explicit (a seed drawn if none was
+        given), recorded in the run so that it can be repeated."""
+        effective = resolve(
+            request.sampling,
+            model=spec.sampling,
+            defaults=self.defaults,
+            preset=preset_name(spec, getattr(backend, "info", None)),
+            kind=backend.kind,
+        )
+        run.sampling = effective.sampling.to_dict()
+        run.info["sampling_sources"] = effective.sources
+        return replace(request, sampling=effective.sampling)
 
     async def _stream(
         self,

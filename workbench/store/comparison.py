@@ -72,11 +72,13 @@ async def run_comparison(
 
 def rerun_requests(session: Session, names: Sequence[str]) -> dict[str, Request]:
     """The request each model gets: what the saved run was sent (its whole conversation on
-    a follow-up turn) with the session's sampling; a model new to it gets the first run's."""
-    sampling = Sampling(**session.sampling)
+    a follow-up turn) with the settings it used (the seed included), so a greedy or seeded
+    local run gives the same text again; a model new to it gets the first run's prompt
+    and the session's asked-for settings."""
     requests = {}
     for name in names:
         run = next((r for r in session.runs if r.model == name), None)
+        sampling = _sampling_of(run.sampling if run and run.sampling else session.sampling)
         run = run or (session.runs[0] if session.runs else None)
         if session.mode == "completion":
             prompt = run.prompt if run is not None and run.prompt else session.prompt
@@ -87,6 +89,12 @@ def rerun_requests(session: Session, names: Sequence[str]) -> dict[str, Request]
         else:
             requests[name] = Request.chat(session.prompt, system=session.system, sampling=sampling)
     return requests
+
+
+def _sampling_of(values: dict[str, Any]) -> Sampling:
+    """A saved settings table as ``Sampling`` (a field this version lacks is left out)."""
+    known = set(Sampling.__dataclass_fields__)
+    return Sampling(**{k: v for k, v in values.items() if k in known})
 
 
 def compare_runs(old: Session, new: Session) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from textual.theme import Theme
 from workbench.core.runner import BackendPool, Runner
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.models.config import Config, bundled_models, load_config
-from workbench.models.request import FALLBACK_SAMPLING, Sampling
+from workbench.models.request import Sampling
 from workbench.paths import default_sessions_dir, state_file
 from workbench.store.sessions import SessionStore
 from workbench.ui.keys import ACTIONS, bindings, check_keymap, effective_keys, key_label
@@ -53,7 +53,7 @@ class WorkbenchApp(App[int]):
         self.store = SessionStore(sessions_dir)
         self.state_path = state_path
         self.ui_state, state_problem = load_state(state_path)
-        self.runner = Runner(BackendPool(), cores=config.threads)
+        self.runner = Runner(BackendPool(), cores=config.threads, defaults=config.sampling)
         self.test_mode = test_mode
         #: Scan the disk for GGUF files to add to the picker (off in tests: not reproducible).
         self.discover = not test_mode if discover is None else discover
@@ -135,7 +135,9 @@ class WorkbenchApp(App[int]):
         return names[:2]
 
     def default_sampling(self) -> Sampling:
-        return self.config.sampling.merged_over(FALLBACK_SAMPLING)
+        """The config's defaults, for the settings' placeholders; the runner resolves
+        what is left per model (its preset, its config: ``workbench.models.settings``)."""
+        return self.config.sampling
 
     def save_state(self) -> None:
         problem = save_state(self.state_path, self.ui_state)

@@ -1,8 +1,9 @@
 """Turn the editor's contents into one Request per model, first turn or follow-up.
 
 Plain Python (no Textual) so the rules are tested on their own:
-- sampling: what the user typed wins, then the model's own settings, then the
-  config's defaults, so every model gets the same explicit settings;
+- sampling: a request carries what the user typed; the runner fills the rest per
+  model (preset < config defaults < model config < typed, ``workbench.models.settings``)
+  and records every value it sent, the seed included;
 - a follow-up turn continues each model's own conversation: its earlier
   messages, its answer (even a partial one), then the new user message; in raw
   completion mode the new text is appended to the earlier prompt and answer.
@@ -35,10 +36,6 @@ class Thread:
         return set(models) == set(self.models) and mode == self.mode
 
 
-def sampling_for(spec: ModelSpec, typed: Sampling, defaults: Sampling) -> Sampling:
-    return typed.merged_over(spec.sampling).merged_over(defaults)
-
-
 def first_requests(
     specs: Sequence[ModelSpec],
     text: str,
@@ -46,12 +43,11 @@ def first_requests(
     mode: str,
     system: str | None,
     typed: Sampling,
-    defaults: Sampling,
 ) -> dict[str, Request]:
     """The first turn of a comparison: the same prompt for every model."""
     requests = {}
     for spec in specs:
-        sampling = sampling_for(spec, typed, defaults)
+        sampling = typed
         if mode == "completion":
             requests[spec.name] = Request.completion(text, sampling=sampling)
         else:
@@ -65,13 +61,12 @@ def follow_up_requests(
     previous: Session,
     *,
     typed: Sampling,
-    defaults: Sampling,
 ) -> dict[str, Request]:
     """The next turn: each model continues its own conversation from ``previous``."""
     requests = {}
     for spec in specs:
         run = previous.run(spec.name)
-        sampling = sampling_for(spec, typed, defaults)
+        sampling = typed
         if previous.mode == "completion":
             requests[spec.name] = Request.completion(
                 run.prompt + run.text + text, sampling=sampling

@@ -24,14 +24,13 @@ from workbench.errors import BackendError, ModelLoadError, TemplateError, Worker
 from workbench.models.backends.base import ProgressCallback
 from workbench.models.config import ModelSpec
 from workbench.models.request import (
-    FALLBACK_SAMPLING,
     Chunk,
     Request,
-    Sampling,
     ServerTimings,
     TextChunk,
     Usage,
 )
+from workbench.models.settings import preset_name, resolve
 
 # How long a cancelled generation may take to stop before its worker is killed
 # (a long prompt being evaluated cannot stop between tokens).
@@ -162,11 +161,10 @@ class LlamaCppBackend:
         if self._cancel_requested:
             self._streaming = False
             return
-        sampling = (
-            request.sampling.merged_over(self.spec.sampling)
-            .merged_over(_preset_sampling(self.info.get("preset")))
-            .merged_over(FALLBACK_SAMPLING)
-        )
+        # The runner sends every value resolved; a direct caller gets the same rules.
+        sampling = resolve(
+            request.sampling, model=self.spec.sampling, preset=preset_name(self.spec, self.info)
+        ).sampling
         command = {
             "op": "generate",
             "id": self._generation,
@@ -315,10 +313,3 @@ class LlamaCppBackend:
                 lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
                 tail = " | ".join(lines[-3:])
         return f"{reason}" + (f" (last words: {tail})" if tail else "")
-
-
-def _preset_sampling(name: str | None) -> Sampling:
-    """The preset's sampling defaults (Llama 3: 0.6/0.9; DeepSeek Coder: greedy)."""
-    from workbench.models.presets import PRESETS
-
-    return PRESETS[name].sampling if name in PRESETS else Sampling()

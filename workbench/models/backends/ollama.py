@@ -20,6 +20,7 @@ from workbench.models.backends.http import StreamingClient, base_url, new_client
 from workbench.models.backends.http_errors import connect_error, describe_error, http_error
 from workbench.models.backends.streams import NDJSON, count_of, number_of, parse_json
 from workbench.models.request import Chunk, Request, ServerTimings, TextChunk, Usage
+from workbench.models.settings import preset_name, resolve
 
 if TYPE_CHECKING:
     from workbench.models.config import ModelSpec
@@ -106,7 +107,10 @@ class OllamaBackend:
 
     def body(self, request: Request) -> tuple[str, dict[str, Any]]:
         """The endpoint path and JSON body for ``request``."""
-        sampling = request.sampling.merged_over(self.spec.sampling)
+        # The runner sends every value resolved; a direct caller gets the same rules.
+        sampling = resolve(
+            request.sampling, model=self.spec.sampling, preset=preset_name(self.spec), kind="ollama"
+        ).sampling
         options = {
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,

@@ -23,6 +23,7 @@ from workbench.models.backends.http import StreamingClient, base_url, new_client
 from workbench.models.backends.http_errors import connect_error, describe_error, http_error
 from workbench.models.backends.streams import SSEJson, count_of, number_of, parse_json
 from workbench.models.request import Chunk, Request, ServerTimings, TextChunk, Usage
+from workbench.models.settings import preset_name, resolve
 
 if TYPE_CHECKING:
     from workbench.models.config import ModelSpec
@@ -151,7 +152,10 @@ class OpenAIBackend:
         else:
             path = "/completions"
             body["prompt"] = request.prompt
-        sampling = request.sampling.merged_over(self.spec.sampling)
+        # The runner sends every value resolved; a direct caller gets the same rules.
+        sampling = resolve(
+            request.sampling, model=self.spec.sampling, preset=preset_name(self.spec), kind="openai"
+        ).sampling
         body.update({k: v for k, v in sampling.to_dict().items() if v is not None})
         if self.spec.stop or request.stop:
             body["stop"] = list(self.spec.stop) + list(request.stop)

@@ -157,7 +157,6 @@ class BattleScreen(Rater, PaneHost):
             mode="chat",
             system=None,
             typed=Sampling(),
-            defaults=self.wb.default_sampling(),
         )
         schedule = self.wb.config.schedule
         recorder = self.open_recorder(specs, requests, schedule)

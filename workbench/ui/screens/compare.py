@@ -202,13 +202,10 @@ class CompareScreen(CompareRating, PaneHost):
         self, specs: list[ModelSpec], text: str, typed: Sampling, parent: Session | None
     ) -> dict[str, Request]:
         """Each model's request: the first turn, or a follow-up of ``parent``."""
-        defaults = self.wb.default_sampling()
         if parent is not None:
-            return follow_up_requests(specs, text, parent, typed=typed, defaults=defaults)
+            return follow_up_requests(specs, text, parent, typed=typed)
         system = self.settings.system_prompt.strip() or None
-        return first_requests(
-            specs, text, mode=self.settings.mode, system=system, typed=typed, defaults=defaults
-        )
+        return first_requests(specs, text, mode=self.settings.mode, system=system, typed=typed)
 
     def _sent(self, text: str) -> None:
         self._remember(text)
