@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from datetime import UTC, datetime
@@ -160,8 +161,15 @@ def test_result_does_not_depend_on_vote_order():
 
 def test_seed_makes_it_reproducible():
     votes = simulate(TRUTH, 500, seed=6)
-    assert leaderboard(votes, bootstrap=100, seed=1) == leaderboard(votes, bootstrap=100, seed=1)
-    assert leaderboard(votes, bootstrap=100, seed=1) != leaderboard(votes, bootstrap=100, seed=2)
+    scores = [Score(m, 1 + i % 4) for i, m in enumerate(sorted(TRUTH) * 6)]
+    once = leaderboard(votes, scores, bootstrap=100, seed=1)
+    assert once == leaderboard(votes, scores, bootstrap=100, seed=1)
+    # The seed drives the mean scores' bootstrap; the ratings' intervals need no draws.
+    other = leaderboard(votes, scores, bootstrap=100, seed=2)
+    assert other != once
+    assert [(s.rating_low, s.rating_high) for s in other.standings] == [
+        (s.rating_low, s.rating_high) for s in once.standings
+    ]
 
 
 def test_intervals_contain_the_truth_most_of_the_time():
@@ -173,6 +181,60 @@ def test_intervals_contain_the_truth_most_of_the_time():
             hits += s.rating_low <= truth[s.model] <= s.rating_high
             total += 1
     assert hits / total >= 0.8  # nominal 95%; leave room for bootstrap noise
+
+
+def test_one_vote_gives_a_wide_interval_not_a_point():
+    # A bootstrap resamples one vote to itself: its interval was 1131-1131.
+    lb = leaderboard([Vote("x", "y", "a")])
+    x, y = lb.standings
+    assert (x.model, round(x.rating)) == ("x", 1131)
+    for s in (x, y):
+        assert s.rating_low < s.rating < s.rating_high
+        assert s.rating_high - s.rating_low > 400  # one vote says little
+    # And the interval covers the other model's rating: one vote settles nothing.
+    assert x.rating_low < y.rating < x.rating_high
+
+
+def test_intervals_widen_as_votes_get_fewer():
+    widths = []
+    for n in (1, 2, 4, 8, 16, 64, 256):
+        votes = [Vote("x", "y", "a")] * n + [Vote("x", "y", "b")] * (n // 2)
+        x = leaderboard(votes).standings[0]
+        widths.append(x.rating_high - x.rating_low)
+    assert all(a > b for a, b in itertools.pairwise(widths)), widths
+    assert widths[-1] < widths[0] / 5
+
+
+def test_intervals_with_a_handful_of_votes_contain_the_truth():
+    """Coverage where a bootstrap fails: 3 to 12 votes among three models."""
+    truth = {"a": 1150, "b": 1000, "c": 850}
+    hits = total = 0
+    for n in (3, 6, 12):
+        for seed in range(60):
+            lb = leaderboard(simulate(truth, n, seed=seed), bootstrap=0)
+            battles = {s.model: s.battles for s in lb.standings}
+            # The truth on the leaderboard's own scale: battle-weighted mean 1000.
+            centre = sum(truth[m] * b for m, b in battles.items()) / sum(battles.values())
+            for s in lb.standings:
+                hits += s.rating_low <= truth[s.model] - centre + 1000 <= s.rating_high
+                total += 1
+    assert hits / total >= 0.9  # nominal 95%
+
+
+def test_models_with_few_battles_are_provisional_and_not_ranked():
+    votes = simulate({"a": 1100, "b": 1000, "c": 900}, 300, seed=12)
+    votes += [Vote("newcomer", "a", "a")] * 2  # two wins over the best: not settled
+    lb = leaderboard(votes)
+    order = [s.model for s in lb.standings]
+    newcomer = lb.standings[-1]
+    assert order == ["a", "b", "c", "newcomer"]
+    assert newcomer.provisional and newcomer.battles == 2
+    assert newcomer.rating > lb.standings[0].rating  # rated, but listed after the settled
+    assert lb.ranks() == [1, 2, 3, None]
+    assert not any(s.provisional for s in lb.standings[:3])
+    settled = leaderboard(votes + [Vote("newcomer", "b", "a")] * 3)
+    assert not settled.standings[0].provisional
+    assert settled.standings[0].model == "newcomer" and settled.ranks()[0] == 1
 
 
 def test_intervals_shrink_with_more_votes():

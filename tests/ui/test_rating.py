@@ -294,10 +294,12 @@ async def test_a_queue_of_given_sessions_rates_and_goes_back(make_app):
 
 
 def _votes_for_a_leaderboard(store) -> None:
-    """top > mid > low, by votes written through votes.add_vote."""
-    runs = [run(m, f"{m} answer") for m in ("low", "mid", "top")]
+    """top > mid > low, by votes written through votes.add_vote; and a newbie that beat
+    top once: rated above it, but one battle ranks nothing (provisional)."""
+    runs = [run(m, f"{m} answer") for m in ("low", "mid", "newbie", "top")]
     plan = [("top", "mid", "a")] * 4 + [("mid", "low", "a")] * 4 + [("low", "top", "b")] * 3
     plan += [("top", "mid", "b"), ("mid", "low", "tie"), ("low", "top", "bad")]
+    plan += [("newbie", "top", "a")]
     for i, (a, b, outcome) in enumerate(plan):
         session = save_session(store, f"20261110-10{i:04d}-abcdef", f"p{i}", runs)
         add_vote(store, session.id, a, b, outcome)
@@ -308,7 +310,7 @@ async def test_the_leaderboard_shows_the_models_in_the_fitted_order(make_app):
     _votes_for_a_leaderboard(app.store)
     votes, scores, _ = collect(app.store)
     expected = [s.model for s in leaderboard(votes, scores, seed=0).standings]
-    assert expected == ["top", "mid", "low"]
+    assert expected == ["top", "mid", "low", "newbie"]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f12")
         board = app.screen
@@ -317,10 +319,14 @@ async def test_the_leaderboard_shows_the_models_in_the_fitted_order(make_app):
         table = board.query_one("#lb-standings", DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert [row[1] for row in rows] == expected
-        assert rows[0][6] == "7-1-0"  # top: W-L-T
-        assert "14 votes" in str(board.query_one("#lb-summary", Static).render())
+        assert rows[0][6] == "7-2-0"  # top: W-L-T
+        # The newbie is rated above top, yet listed last and not ranked.
+        assert [row[0] for row in rows] == ["1", "2", "3", "–"]
+        assert rows[3][5] == "1 provisional" and float(rows[3][2]) > float(rows[0][2])
+        summary = str(board.query_one("#lb-summary", Static).render())
+        assert "15 votes" in summary and "provisional" in summary
         matrix = board.query_one("#lb-matrix", DataTable)
-        assert matrix.row_count == 3
+        assert matrix.row_count == 4
 
         await pilot.press("slash", *"nope", "enter")  # a tag no vote has
         await wait_for(pilot, lambda: board.board is not None and board.board.votes == 0)

@@ -84,6 +84,7 @@ def _since(value: str | None) -> datetime | None:
 
 def leaderboard(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
     from workbench.checks.samples import pass_rates
+    from workbench.store.leaderboard import PROVISIONAL_BATTLES
     from workbench.store.leaderboard import leaderboard as fit
     from workbench.store.votes import collect
 
@@ -102,16 +103,17 @@ def leaderboard(args: argparse.Namespace, config: Config, store: SessionStore) -
     table = Table(
         "#", "model", "rating", "95% interval", "battles", "W-L-T", "mean score", "pass rate"
     )
-    for rank, s in enumerate(board.standings, 1):
+    for rank, s in zip(board.ranks(), board.standings, strict=True):
         mean = "–" if s.mean_score is None else f"{s.mean_score:.2f}"
         if s.score_low is not None and s.score_high is not None:
             mean += f" ({s.score_low:.1f}–{s.score_high:.1f})"
+        rated = s.rating is not None and s.rating_low is not None and s.rating_high is not None
         table.add_row(
-            str(rank),
+            "–" if rank is None else str(rank),
             s.model,
-            f"{s.rating:.0f}",
-            f"{s.rating_low:.0f}–{s.rating_high:.0f}",
-            str(s.battles),
+            f"{s.rating:.0f}" if rated else "–",
+            f"{s.rating_low:.0f}–{s.rating_high:.0f}" if rated else "–",
+            f"{s.battles} provisional" if s.provisional else str(s.battles),
             f"{s.wins}-{s.losses}-{s.ties}",
             mean,
             _rate(rates.get(s.model)),
@@ -122,9 +124,14 @@ def leaderboard(args: argparse.Namespace, config: Config, store: SessionStore) -
     console = Console()
     console.print(table)
     line = (
-        f"{board.votes} votes; Bradley-Terry, {board.bootstrap} bootstrap rounds; "
+        f"{board.votes} votes; Bradley-Terry, 95% posterior intervals; "
         f"'both bad' counted as {'a tie' if board.bad == 'tie' else 'nothing (skipped)'}."
     )
+    if any(s.provisional for s in board.standings):
+        line += (
+            f" Provisional: fewer than {PROVISIONAL_BATTLES} battles, listed after the "
+            "ranked models, not ranked."
+        )
     if rates:
         line += " Pass rate: answers that passed their tests / answers checked."
     console.print(line)
@@ -142,9 +149,12 @@ def _board_json(board, rates: dict[str, tuple[int, int]] | None = None) -> dict:
         "votes": board.votes,
         "bootstrap": board.bootstrap,
         "bad": board.bad,
+        "interval": "95% posterior (Laplace approximation)",
         "standings": [
             {
+                "rank": rank,
                 "model": s.model,
+                "provisional": s.provisional,
                 "rating": s.rating,
                 "low": s.rating_low,
                 "high": s.rating_high,
@@ -158,7 +168,7 @@ def _board_json(board, rates: dict[str, tuple[int, int]] | None = None) -> dict:
                 "score_low": s.score_low,
                 "score_high": s.score_high,
             }
-            for s in board.standings
+            for rank, s in zip(board.ranks(), board.standings, strict=True)
         ],
         "win_rate": board.win_rate_matrix,
         "battles": board.battle_count_matrix,
@@ -231,7 +241,13 @@ def add_parsers(commands, common) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--tag")
     p.add_argument("--since", metavar="DATE")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap rounds for the mean scores' intervals (ratings need none)",
+    )
     p.add_argument(
         "--bad",
         choices=("tie", "skip"),

@@ -1,11 +1,18 @@
 """Votes, scores and the leaderboard, recomputed from the raw votes every time.
 
-The leaderboard is a Bradley-Terry fit (maximum likelihood on log-strengths, by
+The leaderboard is a Bradley-Terry fit (maximum a posteriori on log-strengths, by
 Newton's method), not an online Elo: it does not depend on the order of the votes.
-Votes are first counted into cells (pair of models × outcome); the fit and the
-bootstrap work on those counts only, so 100,000 votes cost no more than 100.
-Resampling the votes with replacement is a multinomial draw over the cells, and
-every bootstrap replicate is fitted at once as one batch of small matrices.
+Votes are first counted into cells (pair of models × outcome); the fit works on
+those counts only, so 100,000 votes cost no more than 100.
+
+Rating intervals are Bayesian: the normal (Laplace) approximation of the posterior
+at its mode, under the same prior that keeps the fit finite (``prior`` virtual tied
+games per model). A percentile bootstrap cannot do this with few votes: one vote
+resamples to itself every time, and its interval had zero width (1131–1131). The
+posterior's interval is as wide as the prior when there are no votes and narrows
+as 1/sqrt(votes); with hundreds of votes it matches the bootstrap's. Models with
+fewer than ``PROVISIONAL_BATTLES`` battles are listed as provisional, after the
+settled ones. Mean scores keep a percentile bootstrap over their five values.
 
 numpy is imported lazily (it costs ~0.1 s at start-up, and only the leaderboard
 needs it); it comes with llama-cpp-python.
@@ -24,6 +31,9 @@ OUTCOMES = ("a", "b", "tie", "bad")  # Chatbot Arena's four
 BAD_MODES = ("tie", "skip")
 BASE_RATING = 1000.0
 _ELO = 400.0 / math.log(10.0)  # rating points per unit of natural log-strength
+#: A model with fewer battles than this is shown as provisional, not ranked.
+PROVISIONAL_BATTLES = 5
+_Z95 = 1.959963984540054  # the normal distribution's 97.5th percentile
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,17 @@ def _wins(np: Any, k: int, keys: Sequence[tuple[int, int, int]], batch: Any) -> 
 # --- fitting -------------------------------------------------------------------------------
 
 
+def _hessian(np: Any, games: Any, theta: Any, prior: float) -> Any:
+    """The Hessian (R, k, k) of the log posterior at ``theta`` (R, k): negative definite."""
+    diag = np.arange(theta.shape[1])
+    # tanh form of the logistic function: no overflow for far-apart strengths.
+    p = 0.5 + 0.5 * np.tanh((theta[:, :, None] - theta[:, None, :]) / 2)
+    q = 0.5 + 0.5 * np.tanh(theta / 2)
+    hess = games * p * (1 - p)
+    hess[:, diag, diag] = -hess.sum(axis=2) - prior * q * (1 - q)
+    return hess
+
+
 def _fit(np: Any, wins: Any, prior: float) -> Any:
     """Log-strengths (R, k) maximising the Bradley-Terry likelihood of each (R, k, k) batch.
 
@@ -137,14 +158,11 @@ def _fit(np: Any, wins: Any, prior: float) -> Any:
     games = wins + wins.transpose(0, 2, 1)
     target = wins.sum(axis=2) + prior / 2
     theta = np.zeros((r, k))
-    diag = np.arange(k)
     for _ in range(100):
-        # tanh form of the logistic function: no overflow for far-apart strengths.
         p = 0.5 + 0.5 * np.tanh((theta[:, :, None] - theta[:, None, :]) / 2)
         q = 0.5 + 0.5 * np.tanh(theta / 2)
         grad = target - (games * p).sum(axis=2) - prior * q
-        hess = games * p * (1 - p)
-        hess[:, diag, diag] = -hess.sum(axis=2) - prior * q * (1 - q)
+        hess = _hessian(np, games, theta, prior)
         step = -np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
         # Far from the optimum a full Newton step can overshoot the flat sigmoid tails.
         biggest = np.abs(step).max(axis=1, keepdims=True)
@@ -155,18 +173,32 @@ def _fit(np: Any, wins: Any, prior: float) -> Any:
     return theta
 
 
-def _centre(np: Any, theta: Any, k: int, keys, counts) -> Any:
-    """The battle-weighted mean of each row of log-strengths, shape (R, 1).
+def _weights(np: Any, k: int, keys, counts) -> Any:
+    """Each model's share of the battles (k,): the weights of the rating scale's centre.
 
-    Weighting by battles (of the data, the same in every resample) keeps a model
-    with one vote, whose rating swings from resample to resample, from dragging
-    the scale, and so the intervals, of all the others with it.
+    Weighting by battles keeps a model with one vote, whose rating is uncertain,
+    from dragging the scale, and so the intervals, of all the others with it.
     """
     battles = np.zeros(k)
     for (i, j, _), n in zip(keys, counts, strict=True):
         battles[i] += n
         battles[j] += n
-    return (theta @ battles / battles.sum())[:, None]
+    return battles / battles.sum()
+
+
+def _rating_sd(np: Any, wins: Any, theta: Any, prior: float, reference: Any) -> Any:
+    """Posterior standard deviations (k,) of each log-strength minus the reference.
+
+    The Laplace approximation: the posterior near its mode is normal with the inverse
+    of the negative Hessian as covariance. ``reference`` (k,) weighs the models the
+    scale is centred on (battle shares, or 1 for the anchor); a rating is the contrast
+    e_m - reference, whose variance is c' Σ c.
+    """
+    games = wins + wins.transpose(0, 2, 1)
+    covariance = np.linalg.inv(-_hessian(np, games, theta[None, :], prior)[0])
+    contrast = np.eye(len(theta)) - reference[None, :]
+    variance = np.einsum("mi,ij,mj->m", contrast, covariance, contrast)
+    return np.sqrt(np.maximum(variance, 0.0))
 
 
 def bradley_terry(
@@ -191,7 +223,7 @@ def bradley_terry(
         return {}
     k = len(models)
     theta = _fit(np, _wins(np, k, keys, np.asarray([counts], float)), prior)[0]
-    theta = theta - _centre(np, theta[None, :], k, keys, counts)[0]
+    theta = theta - theta @ _weights(np, k, keys, counts)
     return {m: float(math.exp(t)) for m, t in zip(models, theta, strict=True)}
 
 
@@ -206,8 +238,9 @@ def rating_of(strength: float, *, base: float = BASE_RATING) -> float:
 
 @dataclass(frozen=True)
 class Standing:
-    """One model's line on the leaderboard. Intervals are 95% percentile-bootstrap
-    intervals; any figure that cannot be computed is None."""
+    """One model's line on the leaderboard. Rating intervals are 95% posterior intervals,
+    mean-score intervals 95% percentile-bootstrap ones; a figure that cannot be computed
+    is None."""
 
     model: str
     rating: float | None
@@ -223,11 +256,17 @@ class Standing:
     score_low: float | None
     score_high: float | None
 
+    @property
+    def provisional(self) -> bool:
+        """Rated from fewer than ``PROVISIONAL_BATTLES`` battles: listed, not ranked."""
+        return self.rating is not None and self.battles < PROVISIONAL_BATTLES
+
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """Standings (best first), and for each ordered pair of voted models the share of
-    battles the row model won (ties half; None when they never met) and their count."""
+    """Standings (settled ones best first, then provisional ones, then models with
+    scores only), and for each ordered pair of voted models the share of battles the
+    row model won (ties half; None when they never met) and their count."""
 
     standings: list[Standing]
     win_rate_matrix: dict[str, dict[str, float | None]]
@@ -235,6 +274,14 @@ class Leaderboard:
     votes: int
     bootstrap: int
     bad: str
+
+    def ranks(self) -> list[int | None]:
+        """Each standing's rank (1, 2, …), or None for a provisional or unrated one."""
+        ranks: list[int | None] = []
+        for s in self.standings:
+            settled = s.rating is not None and not s.provisional
+            ranks.append(sum(r is not None for r in ranks) + 1 if settled else None)
+        return ranks
 
 
 def leaderboard(
@@ -252,42 +299,35 @@ def leaderboard(
     """The leaderboard of ``votes`` and ``scores`` (filtered by ``tag``/``since`` first).
 
     Ratings are :func:`bradley_terry` on the Elo-like scale (battle-weighted mean 1000,
-    or ``anchor`` at 1000). Their intervals are the 2.5 and 97.5 percentiles over
-    ``bootstrap`` resamples of the votes; mean scores get a percentile bootstrap too
-    (per model, no interval under two scores). A fixed ``seed`` makes the result
-    reproducible, and it does not depend on the order of the votes. With
-    ``bad="skip"`` both-bad votes are dropped before anything is counted.
+    or ``anchor`` at 1000), with 95% posterior intervals (see the module's docstring).
+    Mean scores get a percentile bootstrap of ``bootstrap`` rounds (per model, no
+    interval under two scores). A fixed ``seed`` makes the result reproducible, and it
+    does not depend on the order of the votes. With ``bad="skip"`` both-bad votes are
+    dropped before anything is counted.
     """
     import numpy as np
 
+    if prior <= 0:
+        raise ValueError("prior must be positive: without it unbeaten models diverge")
     votes, scores = select(votes, tag=tag, since=since), select(scores, tag=tag, since=since)
     rng = np.random.default_rng(seed)
     models, keys, counts = _count(votes, bad)
     k = len(models)
     if anchor is not None and anchor not in models:
         raise ValueError(f"anchor {anchor!r} has no votes")
-    rating: dict[str, tuple[float, float | None, float | None]] = {}
+    rating: dict[str, tuple[float, float, float]] = {}
     if models:
-        cells = np.asarray(counts, dtype=float)
-        total = int(cells.sum())
-        batch = cells[None, :]
-        if bootstrap > 0:  # row 0 is the data itself, the others are resamples
-            batch = np.vstack([batch, rng.multinomial(total, cells / total, size=bootstrap)])
-        # Fitted in chunks so that memory stays small with many models.
-        size = max(1, 2_000_000 // (k * k))
-        theta = np.vstack(
-            [
-                _fit(np, _wins(np, k, keys, batch[c : c + size]), prior)
-                for c in range(0, len(batch), size)
-            ]
-        )
-        ref = theta[:, [models.index(anchor)]] if anchor else _centre(np, theta, k, keys, counts)
-        points = BASE_RATING + _ELO * (theta - ref)
-        low = high = [None] * k
-        if bootstrap > 0:
-            low, high = np.percentile(points[1:], [2.5, 97.5], axis=0).tolist()
+        wins = _wins(np, k, keys, np.asarray([counts], float))
+        theta = _fit(np, wins, prior)[0]
+        if anchor is None:
+            reference = _weights(np, k, keys, counts)
+        else:
+            reference = np.eye(k)[models.index(anchor)]
+        points = BASE_RATING + _ELO * (theta - theta @ reference)
+        half = _Z95 * _ELO * _rating_sd(np, wins, theta, prior, reference)
         for c, m in enumerate(models):
-            rating[m] = (float(points[0, c]), low[c], high[c])
+            mid = float(points[c])
+            rating[m] = (mid, mid - float(half[c]), mid + float(half[c]))
 
     tally, win_rate, battle_count = _tallies(models, keys, counts)
 
@@ -318,6 +358,7 @@ def leaderboard(
     standings.sort(
         key=lambda s: (
             s.rating is None,
+            s.provisional,
             -(s.rating or 0.0),
             s.mean_score is None,
             -(s.mean_score or 0.0),

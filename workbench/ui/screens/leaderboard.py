@@ -3,9 +3,10 @@
 The view of ``workbench.store.leaderboard``.
 
 Recomputed from the raw votes each time it opens (``workbench.store.leaderboard.leaderboard``:
-Bradley-Terry with bootstrap 95% intervals, numpy-vectorised), in a thread. The
+Bradley-Terry with 95% posterior intervals, numpy-vectorised), in a thread. The
 rows are the standings; a text bar draws each rating's interval on one common
-scale; below, the win-rate matrix.
+scale; models with too few battles to rank are listed last, marked provisional;
+below, the win-rate matrix.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from workbench.checks.samples import pass_rates, rate_text
 from workbench.errors import SessionError
-from workbench.store.leaderboard import Leaderboard, Standing
+from workbench.store.leaderboard import PROVISIONAL_BATTLES, Leaderboard, Standing
 from workbench.ui.keys import bindings
 from workbench.ui.screens.rating import RATING_CSS
 
@@ -81,8 +82,8 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def standing_row(rank: int, s: Standing, lo: float, hi: float) -> tuple[str, ...]:
-    """One line of the standings, as text."""
+def standing_row(rank: int | None, s: Standing, lo: float, hi: float) -> tuple[str, ...]:
+    """One line of the standings, as text; a provisional model has no rank (``–``)."""
     interval = "–"
     if s.rating_low is not None and s.rating_high is not None:
         interval = f"{s.rating_low:.0f}–{s.rating_high:.0f}"
@@ -90,12 +91,12 @@ def standing_row(rank: int, s: Standing, lo: float, hi: float) -> tuple[str, ...
     if s.score_low is not None and s.score_high is not None:
         score += f" ({s.score_low:.1f}–{s.score_high:.1f})"
     return (
-        str(rank),
+        "–" if rank is None else str(rank),
         s.model,
         _number(s.rating),
         interval,
         interval_bar(s.rating_low, s.rating, s.rating_high, lo, hi),
-        str(s.battles),
+        f"{s.battles} provisional" if s.provisional else str(s.battles),
         f"{s.wins}-{s.losses}-{s.ties}",
         str(s.bad),
         score,
@@ -205,7 +206,7 @@ class LeaderboardScreen(Screen[None]):
         points = (x for s in board.standings for x in (s.rating_low, s.rating, s.rating_high))
         ends = [x for x in points if x is not None]
         lo, hi = (min(ends), max(ends)) if ends else (0.0, 0.0)
-        for rank, standing in enumerate(board.standings, 1):
+        for rank, standing in zip(board.ranks(), board.standings, strict=True):
             row = standing_row(rank, standing, lo, hi)
             standings.add_row(*row, rate_text(rates.get(standing.model)), key=standing.model)
         ranked = {s.model for s in board.standings}
@@ -219,9 +220,11 @@ class LeaderboardScreen(Screen[None]):
         took = "" if self.wb.test_mode else f" · {elapsed * 1000:.0f} ms"
         summary = (
             f"{_count(board.votes, 'vote')} · {_count(len(board.standings), 'model')} · {shown} · "
-            "Bradley-Terry, "
-            f"{board.bootstrap} bootstrap rounds · 'both bad' counts as {bad}{took}"
+            "Bradley-Terry, 95% posterior intervals · "
+            f"'both bad' counts as {bad}{took}"
         )
+        if any(s.provisional for s in board.standings):
+            summary += f" · provisional: under {PROVISIONAL_BATTLES} battles, not ranked"
         if errors:
             summary += f" · {len(errors)} unreadable session files skipped"
         if rates:
