@@ -172,6 +172,8 @@ class Runner:
         self._listeners: list[Listener] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
+        #: Models whose task has taken its first step (and so will tell the budget).
+        self._started: set[str] = set()
         self._runs: dict[str, ModelRun] = {}
 
     def subscribe(self, listener: Listener) -> None:
@@ -226,6 +228,7 @@ class Runner:
             runs.setdefault(spec.name, new_run(spec, request))
             self._emit(Queued(spec.name))
         self._cancelled.clear()
+        self._started.clear()
         self._tasks = {
             spec.name: asyncio.create_task(
                 self._run_one(spec, runs[spec.name], requests, budget, one_at_a_time),
@@ -259,7 +262,9 @@ class Runner:
             # a streaming one ends at its next token through backend.cancel().
             task = self._tasks[each]
             run_state = getattr(task, "workbench_state", "queued")
-            if run_state != "streaming":
+            # A task that has not taken its first step would never run its cleanup, and
+            # the thread budget would wait for it forever: it sees the cancel at its start.
+            if run_state != "streaming" and each in self._started:
                 task.cancel()
 
     async def _run_one(
@@ -274,8 +279,11 @@ class Runner:
         task = asyncio.current_task()
         acquired = in_turn = False
         backend: Backend | None = None
+        self._started.add(spec.name)
         try:
             backend = self.pool.get(spec)
+            if spec.name in self._cancelled:
+                raise asyncio.CancelledError  # cancelled before it started
             if one_at_a_time is not None:
                 await one_at_a_time.acquire()
                 in_turn = True
@@ -356,7 +364,7 @@ class Runner:
                 run.first_token_s = offset
             run.last_token_s = offset
             run.chunks.append((offset, text))
-            run.text += text
+            run.append_text(text)
             delta = Delta(name, text, offset)
             for listener in listeners:
                 listener(delta)

@@ -56,6 +56,9 @@ class LlamaCppBackend:
         self._cancel_requested = False
         self._generation = 0
         self._kill_timer: asyncio.TimerHandle | None = None
+        #: The worker said ``ready``. A load cancelled half-way (esc) leaves a worker
+        #: that is still loading: the next load starts again rather than take it as loaded.
+        self._ready = False
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -73,8 +76,12 @@ class LlamaCppBackend:
     async def load(self, progress: ProgressCallback) -> None:
         async with self._lock:
             if self._proc is not None and self._proc.returncode is None:
-                progress(1.0)
-                return
+                if self._ready:
+                    progress(1.0)
+                    return
+                # Its load was cancelled half-way: without "ready" it has no template or
+                # preset, and the rest of its load would count in the next TTFT.
+                await self._kill()
             path = await asyncio.to_thread(self.model_path)
             await self._start_worker()
             await self._send(
@@ -97,6 +104,7 @@ class LlamaCppBackend:
                     progress(float(event["p"]))
                 elif event["ev"] == "ready":
                     self.info = dict(event["info"])
+                    self._ready = True
                     progress(1.0)
                     return
                 elif event["ev"] == "error":
@@ -138,6 +146,7 @@ class LlamaCppBackend:
 
     async def _kill(self) -> None:
         proc, self._proc = self._proc, None
+        self._ready = False
         if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -153,7 +162,7 @@ class LlamaCppBackend:
         try:
             if self._proc is not None and self._proc.returncode is None and not await self._alive():
                 await self._kill()  # it died idle, so recently that its exit is not seen yet
-            if self._proc is None or self._proc.returncode is not None:
+            if self._proc is None or self._proc.returncode is not None or not self._ready:
                 await self.load(lambda _p: None)  # a dead worker restarts for the next prompt
         except BaseException:
             self._streaming = False
@@ -196,6 +205,8 @@ class LlamaCppBackend:
         while True:
             event = await self._receive()
             if event is None:
+                if self._cancel_requested:
+                    return  # killed after the grace period of a cancel: still a cancel
                 raise WorkerDied(f"The model's worker process ended: {self._death_note()}")
             kind = event["ev"]
             if event.get("g") not in (None, generation):
@@ -221,6 +232,8 @@ class LlamaCppBackend:
                 f"Template: {self.info.get('template')}. Try completion mode, or set "
                 "chat_template in workbench.toml."
             )
+        if event.get("threads") is not None:
+            info["worker_threads"] = event["threads"]  # what it ended with
         return Usage(
             prompt_tokens=event["prompt_tokens"],
             output_tokens=event["output_tokens"],
@@ -252,7 +265,8 @@ class LlamaCppBackend:
     async def set_threads(self, threads: int) -> None:
         if self._streaming:
             with contextlib.suppress(BackendError):
-                await self._send({"op": "threads", "n": threads})
+                # Tagged: it may reach the worker before this generation's command.
+                await self._send({"op": "threads", "n": threads, "id": self._generation})
 
     async def cancel(self) -> None:
         if not self._streaming:

@@ -55,7 +55,9 @@ class Control:
         # The id of the generation to stop; a cancel may arrive before its
         # generate command is read, never applies to a later one.
         self.cancel_id = -1
-        self.threads: int | None = None
+        # (generation id, threads): a change may arrive before its generate command is
+        # read, and must neither be lost nor reach a later generation.
+        self._threads: tuple[int, int] | None = None
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -67,12 +69,21 @@ class Control:
             if command.get("op") == "cancel":
                 self.cancel_id = int(command.get("id", -1))
             elif command.get("op") == "threads":
-                self.threads = int(command["n"])
+                self._threads = (int(command.get("id", -1)), int(command["n"]))
             elif command.get("op") == "ping":
                 self.channel.send("pong")
             else:
                 self.commands.put(command)
         os._exit(0)  # the parent is gone: nothing left to answer
+
+    def take_threads(self, generation: int) -> int | None:
+        """A thread count sent for ``generation`` that is not applied yet, else ``None``
+        (one sent for an earlier generation is dropped, one for a later kept)."""
+        pending = self._threads
+        if pending is None or pending[0] > generation:
+            return None
+        self._threads = None
+        return pending[1] if pending[0] == generation else None
 
 
 class LlamaLog:
@@ -231,7 +242,7 @@ class Model:
         stop_texts = self.stop_texts + tuple(command.get("stop") or ())
         max_tokens = min(int(sampling["max_tokens"]), n_ctx - len(tokens))
         threads = int(command.get("threads") or os.cpu_count() or 1)
-        control.threads = None
+        threads = control.take_threads(generation) or threads
         llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
         seed = sampling.get("seed")
         llm.set_seed(seed if seed is not None else random.randrange(2**31))
@@ -275,9 +286,10 @@ class Model:
             if control.cancel_id == generation:
                 finish = "cancelled"
                 break
-            if control.threads is not None:
-                llama_cpp.llama_set_n_threads(llm.ctx, control.threads, control.threads)
-                control.threads = None
+            changed = control.take_threads(generation)
+            if changed is not None:
+                threads = changed
+                llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
         tail = text + decoder.decode(b"", final=True)
         visible, _ = _visible_text(tail, stop_texts, final=True)
         if len(visible) > sent:
