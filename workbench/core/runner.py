@@ -364,7 +364,7 @@ class Runner:
                 run.first_token_s = offset
             run.last_token_s = offset
             run.chunks.append((offset, text))
-            run.append_text(text)
+            run.text += text
             delta = Delta(name, text, offset)
             for listener in listeners:
                 listener(delta)
