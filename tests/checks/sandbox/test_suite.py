@@ -13,7 +13,8 @@ import pytest
 from sandbox_helpers import needs_linux
 
 from workbench.checks.sandbox import STATUSES
-from workbench.checks.suite import load_suite, run_suite
+from workbench.checks.suite import load_suite
+from workbench.checks.suite_run import SuiteRun, SuiteSettings
 from workbench.cli import main as cli
 from workbench.cli.suite import HANDLERS, add_parsers
 from workbench.core.runner import Runner
@@ -146,7 +147,7 @@ def test_humaneval_jsonl_loads(tmp_path):
     assert loaded.mode == "completion" and loaded.humaneval
     assert loaded.tests.entry_point == "one"
     chat = loaded.request("chat", Sampling())
-    assert "```python\ndef one():\n```" in chat.last_user_text
+    assert "in a markdown code block:\n```\ndef one():\n```" in chat.last_user_text
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"task_id": "x"}\n', encoding="utf-8")
     with pytest.raises(UsageError, match=r"bad.jsonl:1: 'prompt' must be a string"):
@@ -162,9 +163,8 @@ def test_samples_are_checked_saved_and_counted(seeded, suite_file, tmp_sessions)
     async def go():
         runner = Runner()
         try:
-            return await run_suite(
-                suite, seeded, runner, tmp_sessions, samples=2, sampling=Sampling(), seed=1
-            )
+            settings = SuiteSettings(samples=2, seed=1)
+            return await SuiteRun(suite, seeded, runner, tmp_sessions, settings).run()
         finally:
             await runner.pool.close()
 
