@@ -30,7 +30,7 @@ from workbench.checks.samples import (
     sample_sampling,
 )
 from workbench.core import format as fmt
-from workbench.core.events import Event, Loading, ThreadsChanged
+from workbench.core.events import Event, Finished, Loading, ThreadsChanged
 from workbench.core.metrics import figures, live_rate
 from workbench.core.record import ModelRun
 from workbench.core.runner import Runner
@@ -122,6 +122,7 @@ async def run_command(
         loop.remove_signal_handler(signal.SIGINT)
         await runner.pool.close()
     session = recorder.session
+    progress.print_notices()
     if recorder.save_error:
         Console(stderr=True).print(f"[red]{recorder.save_error}[/]")
     if args.json:
@@ -198,6 +199,7 @@ async def _run_samples(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await runner.pool.close()
+    progress.print_notices()
     for recorder in report.recorders:
         if recorder.save_error:
             Console(stderr=True).print(f"[red]{recorder.save_error}[/]")
@@ -305,12 +307,20 @@ class Progress:
         self.title: str | None = None
         self.loading: dict[str, float] = {}
         self.live: Live | None = None
+        #: What a backend said once (a load without weight repacking), for stderr.
+        self.notices: list[str] = []
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Loading):
             self.loading[event.model] = event.progress
+        elif isinstance(event, Finished) and event.run.info.get("notice"):
+            self.notices.append(f"{event.model}: {event.run.info['notice']}")
         elif isinstance(event, ThreadsChanged):
             pass
+
+    def print_notices(self) -> None:
+        for notice in self.notices:
+            Console(stderr=True).print(Text(notice, style="yellow"))
 
     def __rich__(self) -> Table:
         table = Table.grid(padding=(0, 2))

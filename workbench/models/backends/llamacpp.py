@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from workbench.errors import BackendError, ModelLoadError, TemplateError, WorkerDied
+from workbench.models.backends import repack as repack_memory
 from workbench.models.backends.base import ProgressCallback
 from workbench.models.config import ModelSpec
 from workbench.models.request import (
@@ -38,6 +39,8 @@ CANCEL_GRACE_S = 3.0
 #: An idle worker that does not answer a ping this fast is taken for dead and replaced.
 PING_TIMEOUT_S = 5.0
 STDERR_TAIL_BYTES = 4000
+#: How a worker dies when llama.cpp's repacked CPU kernels fault (AMX on some Xeons).
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGILL, signal.SIGBUS})
 #: Names of environment variables that hold secrets (MISTRAL_API_KEY, HF_TOKEN, …).
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 
@@ -56,6 +59,8 @@ class LlamaCppBackend:
         self._cancel_requested = False
         self._generation = 0
         self._kill_timer: asyncio.TimerHandle | None = None
+        #: Said once, with the first answer after a load that fell back (repacking).
+        self._notice: str | None = None
         #: The worker said ``ready``. A load cancelled half-way (esc) leaves a worker
         #: that is still loading: the next load starts again rather than take it as loaded.
         self._ready = False
@@ -83,33 +88,57 @@ class LlamaCppBackend:
                 # preset, and the rest of its load would count in the next TTFT.
                 await self._kill()
             path = await asyncio.to_thread(self.model_path)
-            await self._start_worker()
-            await self._send(
-                {
-                    "op": "load",
-                    "path": str(path),
-                    "n_ctx": self.spec.n_ctx,
-                    "chat_template": self.spec.chat_template,
-                    "stop": list(self.spec.stop),
-                }
-            )
-            while True:
-                event = await self._receive()
-                if event is None:
+            setting = self.spec.llama.repack
+            repack = await asyncio.to_thread(repack_memory.resolve, setting)
+            try:
+                await self._load_worker(path, repack, progress)
+            except _RepackCrash as crash:
+                if setting is True:
                     raise ModelLoadError(
                         f"llama.cpp could not load {path.name}; its worker process died: "
-                        f"{self._death_note()}"
-                    )
-                if event["ev"] == "progress":
-                    progress(float(event["p"]))
-                elif event["ev"] == "ready":
-                    self.info = dict(event["info"])
-                    self._ready = True
-                    progress(1.0)
-                    return
-                elif event["ev"] == "error":
-                    await self._kill()
-                    raise ModelLoadError(f"{path.name}: {event['message']}")
+                        f"{crash.note}. Weight repacking is on (repack = true in "
+                        'workbench.toml): set repack = "auto" or false to load without it.'
+                    ) from None
+                # Repacked kernels crash on some CPUs (AMX): load again without them,
+                # say so once, and remember it for this CPU and llama.cpp build.
+                await asyncio.to_thread(repack_memory.remember_crash, crash.note)
+                self._notice = repack_memory.notice()
+                await self._load_worker(path, False, progress)
+
+    async def _load_worker(self, path: Path, repack: bool, progress: ProgressCallback) -> None:
+        """Start a worker and load ``path`` in it (the load ends with a warm-up decode)."""
+        await self._start_worker()
+        await self._send(
+            {
+                "op": "load",
+                "path": str(path),
+                "n_ctx": self.spec.n_ctx,
+                "chat_template": self.spec.chat_template,
+                "stop": list(self.spec.stop),
+                "llama": self.spec.llama.to_dict(),
+                "repack": repack,
+            }
+        )
+        while True:
+            event = await self._receive()
+            if event is None:
+                code = self._proc.returncode if self._proc is not None else None
+                if repack and code is not None and -code in CRASH_SIGNALS:
+                    raise _RepackCrash(self._death_note())
+                raise ModelLoadError(
+                    f"llama.cpp could not load {path.name}; its worker process died: "
+                    f"{self._death_note()}"
+                )
+            if event["ev"] == "progress":
+                progress(float(event["p"]))
+            elif event["ev"] == "ready":
+                self.info = dict(event["info"])
+                self._ready = True
+                progress(1.0)
+                return
+            elif event["ev"] == "error":
+                await self._kill()
+                raise ModelLoadError(f"{path.name}: {event['message']}")
 
     async def _start_worker(self) -> None:
         if self._stderr_path is not None:  # a dead worker's log: its last words are told
@@ -226,6 +255,8 @@ class LlamaCppBackend:
     def _usage(self, event: dict[str, Any]) -> Usage:
         perf = event["perf"]
         info = dict(self.info)
+        if self._notice:
+            info["notice"], self._notice = self._notice, None
         if event["output_tokens"] == 0:
             info["warning"] = (
                 "The model ended at once without any text. "
@@ -327,3 +358,19 @@ class LlamaCppBackend:
                 lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
                 tail = " | ".join(lines[-3:])
         return f"{reason}" + (f" (last words: {tail})" if tail else "")
+
+
+class _RepackCrash(Exception):
+    """The worker died by a crash signal while loading with weight repacking on."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(note)
+        self.note = note
+
+
+def _cached(event: dict[str, Any]) -> int | None:
+    """Prompt tokens reused from the KV cache: the prompt less what was evaluated."""
+    evaluated = event.get("prompt_evaluated")
+    if not isinstance(evaluated, int) or not isinstance(event.get("prompt_tokens"), int):
+        return None
+    return max(0, event["prompt_tokens"] - evaluated)

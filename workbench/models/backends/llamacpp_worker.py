@@ -26,6 +26,9 @@ from typing import Any
 # Text pieces are sent at most this often (the first one at once), so the
 # parent wakes up ~40 times a second rather than once per token.
 FLUSH_INTERVAL_S = 0.025
+#: Test-only switch: the warm-up decode crashes (SIGSEGV) while repacking is on, as
+#: llama.cpp's repacked AMX kernels do on some Xeons; the fallback test sets it.
+CRASH_ON_REPACK_ENV = "WORKBENCH_TEST_CRASH_ON_REPACK"
 #: Marks where a prefilled assistant message ends in the rendered chat prompt.
 _PREFILL_MARK = "\u241eworkbench-prefill\u241e"
 
@@ -99,11 +102,18 @@ class LlamaLog:
 
         import llama_cpp
 
+        from workbench.models.backends.llama_params import settings_line
+
         self.lines: collections.deque[str] = collections.deque(maxlen=64)
+        #: The lines that tell effective settings (flash attention resolved, …).
+        self.settings: list[str] = []
 
         @llama_cpp.llama_log_callback
         def callback(level: int, text: bytes, user_data: Any) -> None:
-            self.lines.append(text.decode("utf-8", "replace"))
+            line = text.decode("utf-8", "replace")
+            self.lines.append(line)
+            if settings_line(line) and len(self.settings) < 256:
+                self.settings.append(line)
 
         self._callback = callback  # llama.cpp keeps a pointer to it
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
@@ -142,24 +152,28 @@ class Model:
         _warm_page_cache(path, lambda p: self.channel.send("progress", p=round(p * 0.8, 3)))
         from llama_cpp import Llama
 
+        from workbench.models.backends import llama_params
+        from workbench.models.llama_settings import LlamaSettings
         from workbench.models.templates import chat_template
 
         cores = int(command.get("threads") or os.cpu_count() or 1)
+        settings = command.get("llama") or LlamaSettings().to_dict()
+        repack = bool(command.get("repack", True))
         self.log = self.log or LlamaLog()
         self.log.lines.clear()
+        self.log.settings.clear()
+        kwargs = llama_params.llama_kwargs(
+            settings, n_ctx=int(command.get("n_ctx") or 4096), threads=cores
+        )
         try:
-            self.llm = Llama(
-                model_path=path,
-                n_ctx=int(command.get("n_ctx") or 4096),
-                n_threads=cores,
-                n_threads_batch=cores,
-                verbose=False,
-            )
+            with llama_params.params_hook(repack=repack, flash_attn=settings["flash_attn"]) as seen:
+                self.llm = Llama(model_path=path, **kwargs)
         except ValueError as exc:
             reason = self.log.reason()
             if reason is None:
                 raise
             raise ValueError(f"llama.cpp cannot load it: {reason}") from exc
+        warmup_ms = self._warm_up(repack)
         metadata = dict(self.llm.metadata)
         self.info = {
             "architecture": metadata.get("general.architecture"),
@@ -169,6 +183,8 @@ class Model:
             "file": os.path.basename(path),
             "file_bytes": os.path.getsize(path),
             "n_ctx": self.llm.n_ctx(),
+            "llama": llama_params.effective(self.llm, seen, self.log.settings),
+            "warmup_ms": round(warmup_ms, 2),
         }
         try:
             self.template = chat_template(
@@ -182,6 +198,27 @@ class Model:
             self.template_error = exc
         self.stop_ids, self.stop_texts = self._resolve_stops(tuple(command.get("stop") or ()))
         self.channel.send("ready", info=self.info)
+
+    def _warm_up(self, repack: bool) -> float:
+        """One decode before the first prompt (as llama-server does): the first matrix
+        multiply's one-time costs stay out of TTFT, and a CPU whose repacked kernels
+        crash crashes here, during the load, where the parent retries without them.
+        Returns its milliseconds."""
+        import llama_cpp
+
+        llm = self.llm
+        started = time.perf_counter()
+        if repack and os.environ.get(CRASH_ON_REPACK_ENV):
+            import signal
+
+            os.kill(os.getpid(), signal.SIGSEGV)
+        token = llm.token_bos() if llm.token_bos() != -1 else llm.token_eos()
+        llm.eval([max(token, 0)])
+        # As llama-server: the next prompt starts from an empty KV cache at position 0.
+        llm.reset()
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+        llama_cpp.llama_perf_context_reset(llm.ctx)
+        return (time.perf_counter() - started) * 1000
 
     def _resolve_stops(self, extra: tuple[str, ...]) -> tuple[frozenset[int], tuple[str, ...]]:
         """The preset's token stops by id (Llama 3's <|eot_id|> decodes to ""); its text
