@@ -104,13 +104,17 @@ def test_writer_killed_at_random_points_a_thousand_times(tmp_path: Path):
         os.close(write_fd)
         pipe = os.fdopen(read_fd, "rb")
         assert pipe.readline() == b"ready\n"
+        # The kill comes after the child's first acknowledged save, however slow the
+        # machine: every kill then falls among saves (in a later one, or between two),
+        # never before the first, without counting on timing.
+        first_ack = pipe.readline()
         save_s = sorted(recent)[len(recent) // 2]
-        time.sleep(rng.uniform(0.0, 3 * save_s))
+        time.sleep(rng.uniform(0.0, 2 * save_s))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
         with pipe:
-            for ack in pipe.read().decode().splitlines():
+            for ack in [first_ack.decode(), *pipe.read().decode().splitlines()]:
                 session_id, sequence, took = ack.split()
                 recent.append(float(took))
                 acknowledged[session_id] = int(sequence)
@@ -136,7 +140,10 @@ def test_writer_killed_at_random_points_a_thousand_times(tmp_path: Path):
     assert sorted(p for p in root.iterdir() if p.name.endswith(".tmp")) == (
         [young] if young else []
     )
-    assert acks_total >= KILLS // 3  # the kills fell among saves, not before the first
+    # What must hold is checked after every kill above: each file loads and holds its last
+    # acknowledged save. How many saves a child made before its kill is the machine's
+    # speed, not a promise; each made at least one (the kill waited for it).
+    assert acks_total >= KILLS
     figure(
         current_test(),
         f"{KILLS} kills in {elapsed:.1f} s (a save took {save_s * 1000:.1f} ms at the end), "

@@ -96,6 +96,7 @@ def test_recorder_encodes_new_chunks_between_saves(tmp_path, monkeypatch):
     assert json.loads(recorder.path.read_bytes()) != _plain(session)
     clock[0] = 10.0
     recorder(Delta("a", "x", 0.0))  # the interval since the last save: saved
+    assert recorder.wait_written(timeout=60)
     assert json.loads(recorder.path.read_bytes()) == _plain(session)
     recorder.save(complete=True)
     assert json.loads(recorder.path.read_bytes()) == _plain(session)

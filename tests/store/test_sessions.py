@@ -6,8 +6,8 @@ import asyncio
 import itertools
 import json
 import os
+import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -432,26 +432,29 @@ def test_load_of_a_broken_file_by_id_is_a_session_error(tmp_sessions):
 
 
 class SaveLog:
-    """Wraps store.save to note what each save wrote."""
+    """Wraps the recorder's write of one snapshot to note what each save wrote, and the
+    moment it describes (when the snapshot was taken, on the event loop)."""
 
     def __init__(self, store: SessionStore, monkeypatch) -> None:
         self.saves: list[dict] = []
-        real = store.save
+        real = SessionRecorder._write
 
-        def save(session: Session) -> Path:
-            path = real(session)
-            data = json.loads(path.read_bytes())
+        def write(recorder: SessionRecorder, snapshot) -> None:
+            real(recorder, snapshot)
+            if recorder._written_sequence != snapshot.sequence:
+                return  # skipped: a newer snapshot was on disk already
+            data = json.loads(recorder.path.read_bytes())
             self.saves.append(
                 {
-                    "t": time.monotonic(),
+                    "t": snapshot.taken,
+                    "thread": threading.current_thread().name,
                     "complete": data["complete"],
                     "states": [r["state"] for r in data["runs"]],
                     "chars": sum(len(r["text"]) for r in data["runs"]),
                 }
             )
-            return path
 
-        monkeypatch.setattr(store, "save", save)
+        monkeypatch.setattr(SessionRecorder, "_write", write)
 
 
 async def test_recorder_saves_at_start_while_streaming_and_at_the_end(
@@ -500,14 +503,66 @@ def test_recorder_reports_a_failed_save_and_goes_on(tmp_sessions, monkeypatch):
     session = make_session()
     recorder = SessionRecorder(tmp_sessions, session)
 
-    def full_disk(session):
+    def full_disk(path, payload):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tmp_sessions, "save", full_disk)
+    monkeypatch.setattr(sessions_module, "atomic_write", full_disk)
     recorder.save(complete=True)
     assert recorder.save_error and session.id in recorder.save_error
     # The file saved at the start is intact.
     assert tmp_sessions.load(session.id).id == session.id
+
+
+async def test_recorder_writes_off_the_event_loop(scripted, tmp_sessions, monkeypatch):
+    """The lock, the write and the fsyncs of the saves while streaming, and of the final
+    save, happen in threads: the event loop's thread only takes snapshots."""
+    log = SaveLog(tmp_sessions, monkeypatch)
+    text = " ".join(f"w{n}" for n in range(30))
+    specs = [scripted.spec("a", text=text, delay=0.01), scripted.spec("b", text=text)]
+    recorder = open_session(tmp_sessions, specs, REQUEST, schedule="parallel")
+    recorder.interval = 0.02
+    loop_thread = threading.current_thread().name
+    await run_comparison(Runner(), tmp_sessions, specs, REQUEST, recorder=recorder)
+    assert log.saves[0]["thread"] == loop_thread  # the first, as the session opens
+    later = log.saves[1:]
+    assert len(later) >= 3 and later[-1]["complete"]
+    assert all(save["thread"] != loop_thread for save in later)
+    assert tmp_sessions.load(recorder.path).runs[0].text == text
+
+
+async def test_a_slow_disk_does_not_hold_the_event_loop(scripted, tmp_sessions, monkeypatch):
+    """Every fsync takes half a second; the loop never waits that long, and what streamed
+    is all on disk when the run returns."""
+    slow = 0.5
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(slow)
+        real_fsync(fd)
+
+    text = " ".join(f"w{n}" for n in range(60))
+    specs = [scripted.spec("a", text=text, delay=0.01)]
+    recorder = open_session(tmp_sessions, specs, REQUEST, schedule="parallel")
+    recorder.interval = 0.05
+    monkeypatch.setattr(sessions_module.os, "fsync", slow_fsync)
+    stalls: list[float] = []
+    running = True
+
+    async def ticker() -> None:
+        while running:
+            before = time.monotonic()
+            await asyncio.sleep(0.005)
+            stalls.append(time.monotonic() - before)
+
+    ticks = asyncio.create_task(ticker())
+    await run_comparison(Runner(), tmp_sessions, specs, REQUEST, recorder=recorder)
+    running = False
+    await ticks
+    # On the loop, two fsyncs per save held it for a whole second each time.
+    assert max(stalls) < slow
+    assert recorder.save_error is None
+    saved = tmp_sessions.load(recorder.path)
+    assert saved.complete and saved.runs[0].text == text
 
 
 async def test_run_comparison_writes_a_valid_session(scripted, tmp_sessions):

@@ -413,7 +413,7 @@ class SampleRun:
                 runs, self.checker, lambda run, result: hooks.checked(index, run, result)
             )
         report.count(runs, results)
-        recorder.save(complete=True)
+        await recorder.save_async(complete=True)
         hooks.finished(index, recorder)
         return recorder
 

@@ -66,7 +66,8 @@ async def run_comparison(
     try:
         await runner.run(specs, requests, schedule, runs=runs, listener=both)
     finally:
-        recorder.save(complete=True)
+        # Written off the event loop, fsynced; the run returns once it is on disk.
+        await recorder.save_async(complete=True)
     return recorder
 
 

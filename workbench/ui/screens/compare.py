@@ -242,7 +242,7 @@ class CompareScreen(CompareRating, PaneHost):
             self._show_check(run, None)
         await check_runs(runs, checker, lambda run, _: self._show_check(run, run.info["check"]))
         if runs:
-            recorder.save()
+            await recorder.save_async()
             self.report_save_error(recorder)
 
     def _show_check(self, run: ModelRun, check: dict | None) -> None:
