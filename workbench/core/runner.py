@@ -277,7 +277,7 @@ class Runner:
     ) -> None:
         request = requests if isinstance(requests, Request) else requests[spec.name]
         task = asyncio.current_task()
-        acquired = in_turn = False
+        acquired = in_turn = offloaded = False
         backend: Backend | None = None
         self._started.add(spec.name)
         try:
@@ -292,7 +292,13 @@ class Runner:
             self._emit(Loading(spec.name, 0.0))
             await backend.load(lambda p: self._emit(Loading(spec.name, p)))
             run.load_s = time.monotonic() - load_started
-            if backend.local:
+            if backend.local and fully_offloaded(backend):
+                # Every layer on a GPU: one host thread feeds it; no share of the cores.
+                offloaded = True
+                await budget.skip()
+                request = replace(request, threads=1)
+                run.threads = 1
+            elif backend.local:
                 acquired = True
                 request = replace(request, threads=await budget.acquire(spec.name, backend))
                 run.threads = request.threads
@@ -314,7 +320,7 @@ class Runner:
         finally:
             if acquired:
                 await budget.release(spec.name)
-            elif backend is not None and backend.local:
+            elif backend is not None and backend.local and not offloaded:
                 await budget.skip()
             if in_turn:
                 one_at_a_time.release()
@@ -383,6 +389,12 @@ class Runner:
         run.info.update(usage.info)
         run.state = "done"
         self._emit(Finished(spec.name, run))
+
+
+def fully_offloaded(backend: Backend) -> bool:
+    """Whether every layer of a local model runs on a GPU (its worker's report after load)."""
+    info = getattr(backend, "info", None) or {}
+    return (info.get("llama") or {}).get("offload") == "full"
 
 
 def new_run(spec: ModelSpec, request: Request) -> ModelRun:
