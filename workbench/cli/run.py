@@ -30,7 +30,7 @@ from workbench.checks.samples import (
     sample_sampling,
 )
 from workbench.core import format as fmt
-from workbench.core.events import Event, Finished, Loading, ThreadsChanged
+from workbench.core.events import Event, Finished, Loading, Notice, ThreadsChanged
 from workbench.core.metrics import figures, live_rate
 from workbench.core.record import ModelRun
 from workbench.core.runner import Runner
@@ -55,7 +55,7 @@ def new_runner(args: argparse.Namespace, config: Config) -> Runner:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be at least 1, not {threads}.")
-    return Runner(cores=threads or config.threads, defaults=config.sampling)
+    return Runner(cores=threads or config.threads, defaults=config.sampling, memory=config.memory)
 
 
 def build_request(
@@ -317,6 +317,8 @@ class Progress:
             self.notices.append(f"{event.model}: {event.run.info['notice']}")
         elif isinstance(event, ThreadsChanged):
             pass
+        elif isinstance(event, Notice):  # before the run starts (models run in groups)
+            Console(stderr=True).print(Text(event.text, style="yellow"), highlight=False)
 
     def print_notices(self) -> None:
         for notice in self.notices:

@@ -66,3 +66,11 @@ class Failed(Event):
 @dataclass(frozen=True)
 class Cancelled(Event):
     run: ModelRun
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should read before the run goes on (``model`` is empty):
+    e.g. the models do not fit in memory together and run in groups."""
+
+    text: str

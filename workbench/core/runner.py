@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from workbench.core.admission import Admission, Residents, plan_memory
 from workbench.core.cpu import CoreWatch, available_cores
 from workbench.core.events import (
     Cancelled,
@@ -21,6 +22,7 @@ from workbench.core.events import (
     Failed,
     Finished,
     Loading,
+    Notice,
     Queued,
     Started,
     ThreadsChanged,
@@ -132,10 +134,13 @@ class BackendPool:
         self._backends: dict[str, Backend] = {}
         self._specs: dict[str, ModelSpec] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        #: Loaded local models and their estimated memory, least recently used first.
+        self.residents = Residents()
 
     def get(self, spec: ModelSpec) -> Backend:
         if self._specs.get(spec.name) != spec:
             stale = self._backends.pop(spec.name, None)
+            self.residents.drop(spec.name)
             if stale is not None:
                 # The spec changed (config edited): free the old model in the background.
                 task = asyncio.ensure_future(stale.close())
@@ -148,9 +153,18 @@ class BackendPool:
     def loaded(self, name: str) -> Backend | None:
         return self._backends.get(name)
 
+    async def unload(self, name: str) -> None:
+        """Free one model (its worker ends); the next run that wants it loads it again."""
+        self.residents.drop(name)
+        self._specs.pop(name, None)
+        backend = self._backends.pop(name, None)
+        if backend is not None:
+            await backend.close()
+
     async def close(self) -> None:
         backends, self._backends = list(self._backends.values()), {}
         self._specs.clear()
+        self.residents.held.clear()
         await asyncio.gather(*(b.close() for b in backends), return_exceptions=True)
 
 
@@ -162,8 +176,12 @@ class Runner:
         pool: BackendPool | None = None,
         cores: int | None = None,
         defaults: Sampling | None = None,
+        memory: int | None = None,
     ) -> None:
         self.pool = pool or BackendPool()
+        #: ``[defaults] memory``: bytes the local models may take together; None: what is free.
+        self.memory = memory
+        self._admission = Admission([], {}, 0, self.pool.residents, self.pool.unload)
         #: The config's ``[defaults.sampling]``: one layer of every run's settings.
         self.defaults = defaults or Sampling()
         self.cores = cores or available_cores()
@@ -220,18 +238,34 @@ class Runner:
         self._runs = runs
         local = sum(1 for spec in specs if self._is_local(spec))
         measure = self._watch.free if self._watch is not None else None
-        expected = local if schedule == "parallel" else 0
-        budget = ThreadBudget(self.cores, self._emit, expected, measure)
         one_at_a_time = asyncio.Semaphore(1) if schedule == "sequential" else None
         for spec in specs:
             request = requests if isinstance(requests, Request) else requests[spec.name]
             runs.setdefault(spec.name, new_run(spec, request))
             self._emit(Queued(spec.name))
+        self._admission, notice = await plan_memory(self.pool, specs, self.memory)
+        if notice:
+            self._emit(Notice("", notice))
+        # Models that load together share the cores: one thread budget per memory group.
+        group_of = {s.name: self._admission.group_of(s.name) or 0 for s in specs}
+        budgets = {
+            group: ThreadBudget(
+                self.cores,
+                self._emit,
+                sum(1 for s in specs if group_of[s.name] == group and self._is_local(s))
+                if schedule == "parallel"
+                else 0,
+                measure,
+            )
+            for group in set(group_of.values())
+        }
         self._cancelled.clear()
         self._started.clear()
         self._tasks = {
             spec.name: asyncio.create_task(
-                self._run_one(spec, runs[spec.name], requests, budget, one_at_a_time),
+                self._run_one(
+                    spec, runs[spec.name], requests, budgets[group_of[spec.name]], one_at_a_time
+                ),
                 name=f"workbench:{spec.name}",
             )
             for spec in specs
@@ -284,6 +318,7 @@ class Runner:
             backend = self.pool.get(spec)
             if spec.name in self._cancelled:
                 raise asyncio.CancelledError  # cancelled before it started
+            await self._admission.enter(spec.name)  # its memory group's turn, room made
             if one_at_a_time is not None:
                 await one_at_a_time.acquire()
                 in_turn = True
@@ -292,6 +327,7 @@ class Runner:
             self._emit(Loading(spec.name, 0.0))
             await backend.load(lambda p: self._emit(Loading(spec.name, p)))
             run.load_s = time.monotonic() - load_started
+            self._admission.loaded(spec.name)
             if backend.local and fully_offloaded(backend):
                 # Every layer on a GPU: one host thread feeds it; no share of the cores.
                 offloaded = True
@@ -324,6 +360,7 @@ class Runner:
                 await budget.skip()
             if in_turn:
                 one_at_a_time.release()
+            await self._admission.leave(spec.name)
 
     def _settle_sampling(
         self, spec: ModelSpec, backend: Backend, request: Request, run: ModelRun

@@ -61,6 +61,8 @@ class Config:
     schedule: str = "parallel"
     #: llama.cpp threads to share among local models; None: the cores free at each run.
     threads: int | None = None
+    #: Bytes of RAM workbench's local models may take together; None: what is free.
+    memory: int | None = None
     sessions_dir: Path | None = None
     sampling: Sampling = field(default_factory=Sampling)
     #: [defaults]' llama.cpp settings, for models that have no table of their own.
@@ -113,6 +115,7 @@ _MODEL_KEYS = {
 _DEFAULTS_KEYS = {
     "schedule": ((str,), "a string"),
     "threads": ((int, str), '"auto" or a number of threads'),
+    "memory": ((str,), '"auto" or a size such as "12GB"'),
     "sessions_dir": ((str,), "a string"),
     "sampling": ((dict,), "a table"),
     **LLAMA_KEYS,
@@ -288,6 +291,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         check.fail(
             "'threads' must be \"auto\" or a whole number of at least 1.", ("defaults",), "threads"
         )
+    memory = _memory_cap(check, defaults.get("memory", "auto"))
     sampling = check.sampling(defaults.get("sampling", {}), ("defaults", "sampling"))
     llama = check.llama(defaults, ("defaults",), LlamaSettings())
     ui = check.table(data.get("ui", {}), _UI_KEYS, ("ui",))
@@ -331,6 +335,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         path=Path(path) if path != "<config>" else None,
         schedule=schedule,
         threads=None if threads == "auto" else threads,
+        memory=memory,
         sessions_dir=(base / Path(sessions_dir).expanduser()) if sessions_dir else None,
         sampling=sampling,
         llama=llama,
@@ -339,6 +344,19 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         discovery_folders=tuple(folders),
         discovery_servers=tuple(servers),
     )
+
+
+def _memory_cap(check: _Checker, value: str) -> int | None:
+    """``[defaults] memory``: "auto" (None) or a size; a bad one names its line."""
+    if value == "auto":
+        return None
+    from workbench.models.memory import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        check.fail(f"'memory' must be \"auto\" or a size: {exc}.", ("defaults",), "memory")
+        raise  # not reached: fail raises
 
 
 def _model_spec(

@@ -153,6 +153,8 @@ class GGUFInfo:
     metadata: dict[str, Any]
     #: Sum of the tensors' element counts (None without tensors or for a split's part).
     parameters: int | None = None
+    #: Bytes of tensor data (the weights), from the tensor index; None without tensors.
+    tensor_bytes: int | None = None
 
     @property
     def architecture(self) -> str | None:
@@ -303,4 +305,5 @@ def _parse(path: Path, buf: Any, size: int) -> GGUFInfo:
         tensor_count=tensor_count,
         metadata=metadata,
         parameters=parameters if tensor_count and not partial else None,
+        tensor_bytes=end_needed if tensor_count else None,
     )

@@ -53,7 +53,9 @@ class WorkbenchApp(App[int]):
         self.store = SessionStore(sessions_dir)
         self.state_path = state_path
         self.ui_state, state_problem = load_state(state_path)
-        self.runner = Runner(BackendPool(), cores=config.threads, defaults=config.sampling)
+        self.runner = Runner(
+            BackendPool(), cores=config.threads, defaults=config.sampling, memory=config.memory
+        )
         self.test_mode = test_mode
         #: Scan the disk for GGUF files to add to the picker (off in tests: not reproducible).
         self.discover = not test_mode if discover is None else discover

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from workbench.core.events import Cancelled, Event, Failed, Finished
+from workbench.core.events import Cancelled, Event, Failed, Finished, Notice
 from workbench.core.record import ModelRun
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
@@ -220,6 +220,8 @@ class PaneHost(Screen):
         pane = self.panes.get(event.model)
         if pane is not None:
             pane.apply(event)
+        elif isinstance(event, Notice):  # e.g. models that run in memory groups
+            self.notify(event.text, title="Memory", timeout=10)
 
     async def tick_panes(self) -> None:
         """Draw what the panes gathered since the last tick (``set_interval`` target)."""
