@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -20,6 +21,11 @@ from workbench import __version__
 from workbench.errors import UsageError, WorkbenchError
 from workbench.models.config import SCHEDULES, Config, load_config
 from workbench.store.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from workbench.models.config import ModelSpec
+    from workbench.models.gguf import GGUFInfo
+    from workbench.models.memory import MemoryEstimate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -167,10 +173,12 @@ def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> in
     ]
     problems: list[dict[str, str]] = []
     taken = [spec.name for spec in config.models]
+    memory = {spec.name: _model_memory(spec) for spec in config.models}
     if not args.no_discover:
         base = config.path.parent if config.path else Path.cwd()
         found = discovery.discover(config.discovery_folders, base=base, taken=taken)
         rows += [{**m.spec.identity(), **m.row()} for m in found.models]
+        memory.update({m.spec.name: _model_memory(m.spec, m.info) for m in found.models})
         taken += [m.spec.name for m in found.models]
         problems += [
             {"where": str(p.path), "title": p.title, "message": p.message}
@@ -191,6 +199,9 @@ def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> in
                         "message": listing.error.message,
                     }
                 )
+    for row in rows:  # a local model's estimated memory (servers take none here)
+        if memory.get(row["name"]) is not None:
+            row["memory"] = memory[row["name"]].to_dict()
     err = Console(stderr=True)
     for problem in problems:  # never fatal: the other models are listed
         err.print(f"[yellow]{problem['title']}:[/] {problem['message']}", highlight=False)
@@ -199,12 +210,31 @@ def _models(args: argparse.Namespace, config: Config, store: SessionStore) -> in
         return EXIT_OK
     from rich.table import Table
 
-    table = Table("name", "backend", "where", "preset", "from", box=None, pad_edge=False)
+    from workbench.models.memory import format_bytes
+
+    table = Table("name", "backend", "where", "preset", "memory", "from", box=None, pad_edge=False)
     for row in rows:
         where = row.get("path") or row.get("package") or f"{row.get('url')} ({row.get('model')})"
-        table.add_row(row["name"], row["backend"], where, row.get("preset") or "", row["origin"])
+        need = f"≈ {format_bytes(row['memory']['total'])}" if "memory" in row else ""
+        table.add_row(
+            row["name"], row["backend"], where, row.get("preset") or "", need, row["origin"]
+        )
     Console().print(table)
     return EXIT_OK
+
+
+def _model_memory(spec: ModelSpec, info: GGUFInfo | None = None) -> MemoryEstimate | None:
+    """A local model's estimated memory at its n_ctx and settings (None: a server, or no file)."""
+    if spec.backend != "llamacpp":
+        return None
+    if info is not None:
+        from workbench.models.memory import estimate_for
+
+        return estimate_for(info, spec.n_ctx, spec.llama)
+    from workbench.core.admission import model_estimate
+    from workbench.models.backends.base import create_backend
+
+    return model_estimate(create_backend(spec), spec)
 
 
 def _sessions(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
