@@ -108,7 +108,10 @@ def test_session_round_trips_through_the_store(tmp_sessions):
     assert loaded == session
     assert loaded.schedule == "sequential"
     assert loaded.system == "Be brief."
-    assert loaded.sampling == {"temperature": 0.2, "top_p": None, "max_tokens": 24, "seed": 1}
+    assert loaded.sampling == {
+        "temperature": 0.2, "top_p": None, "max_tokens": 24, "seed": 1,
+        "top_k": None, "min_p": None, "repeat_penalty": None,
+    }  # fmt: skip
 
 
 def test_the_file_is_plain_json_with_a_schema_version(tmp_sessions):

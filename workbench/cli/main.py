@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="Python asserts / test functions every answer is run against (sandboxed)",
     )
+    run.add_argument(
+        "--cold",
+        action="store_true",
+        help="reuse nothing of an earlier prompt (KV cache cleared): fair times to first token",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
     models = commands.add_parser("models", help="list the models workbench knows")
@@ -90,10 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("session", help="a session file's path or its id")
     show.add_argument("--json", action="store_true")
 
+    from workbench.cli.doctor import add_parser as add_doctor_parser
     from workbench.cli.review import add_parsers
     from workbench.cli.suite import add_parsers as add_suite_parsers
 
     add_parsers(commands, _common)
+    add_doctor_parser(commands, _common)
     add_suite_parsers(commands, _common)
     return parser
 
@@ -109,11 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from workbench.ui.app import run_app
 
             return run_app(args.config, args.sessions)
+        from workbench.cli.doctor import HANDLERS as DOCTOR_HANDLERS
         from workbench.cli.review import HANDLERS
         from workbench.cli.suite import HANDLERS as SUITE_HANDLERS
 
         handler = {"run": _run, "models": _models, "sessions": _sessions, "show": _show}
-        return {**handler, **HANDLERS, **SUITE_HANDLERS}[args.command](args, config, store)
+        handlers = {**handler, **HANDLERS, **SUITE_HANDLERS, **DOCTOR_HANDLERS}
+        return handlers[args.command](args, config, store)
     except WorkbenchError as exc:
         err.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False)
         return EXIT_USAGE if exc.title in ("Bad config", "Bad usage") else EXIT_FAILED

@@ -89,7 +89,7 @@ def leaderboard(args: argparse.Namespace, config: Config, store: SessionStore) -
     from workbench.store.votes import collect
 
     since = _since(args.since)
-    votes, scores, errors = collect(store, tag=args.tag, since=since)
+    votes, scores, errors = collect(store, tag=args.tag, since=since, machine=args.machine)
     err = Console(stderr=True)
     for error in errors:
         err.print(f"[yellow]skipped[/] {error.message}", highlight=False)
@@ -262,6 +262,11 @@ def add_parsers(commands, common) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--tag")
     p.add_argument("--since", metavar="DATE")
+    p.add_argument(
+        "--machine",
+        metavar="TEXT",
+        help="only sessions whose machine (CPU, cores, llama.cpp build) contains TEXT",
+    )
     p.add_argument(
         "--bootstrap",
         type=int,

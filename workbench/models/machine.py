@@ -124,6 +124,11 @@ def machine_label(facts: dict[str, Any]) -> str:
     return f"{' '.join(cpu_name.split())} · {facts.get('cores')} cores · {build}"
 
 
+def label_of(facts: dict[str, Any]) -> str:
+    """A session's machine label; sessions older than the label get one from their facts."""
+    return str(facts.get("label") or machine_label(facts))
+
+
 def llama_facts() -> dict[str, Any]:
     """What llama.cpp says about itself and the devices it sees (imports llama_cpp)."""
     try:

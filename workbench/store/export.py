@@ -14,6 +14,7 @@ from itertools import combinations
 from typing import Any
 
 from workbench.core.metrics import figures
+from workbench.models.machine import label_of
 from workbench.store.sessions import Session
 
 FORMATS = ("jsonl", "csv", "markdown", "comparator")
@@ -41,12 +42,28 @@ def rows(sessions: Iterable[Session]) -> Iterable[dict[str, Any]]:
                 "total_s": fig.total_s,
                 "gen_tokens_per_s": fig.gen_tokens_per_s,
                 "schedule": session.schedule,
+                # Figures from other hardware or llama.cpp settings must not mix silently.
+                "machine": label_of(session.machine),
+                "llama_settings": settings_of(run.info),
                 "mean_score": sum(scores) / len(scores) if scores else None,
                 "votes": json.dumps(
                     [v for v in session.ratings["votes"] if run.model in (v["a"], v["b"])]
                 ),
                 "tags": ",".join(session.tags),
             }
+
+
+#: The effective llama.cpp settings an export carries per answer (offload, attention,
+#: KV types, batch sizes, repacking).
+EXPORTED_SETTINGS = ("n_gpu_layers", "offload", "flash_attn", "cache_type_k", "cache_type_v",
+                     "n_ctx", "n_batch", "n_ubatch", "repack")  # fmt: skip
+
+
+def settings_of(info: dict[str, Any]) -> str:
+    """A run's effective llama.cpp settings as compact JSON ("" for a server model)."""
+    llama = info.get("llama") or {}
+    chosen = {key: llama[key] for key in EXPORTED_SETTINGS if key in llama}
+    return json.dumps(chosen, separators=(",", ":")) if chosen else ""
 
 
 def export(sessions: list[Session], fmt: str) -> str:

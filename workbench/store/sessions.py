@@ -17,7 +17,6 @@ import fcntl
 import json
 import math
 import os
-import platform
 import re
 import secrets
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 from workbench.core.events import Cancelled, Event, Failed, Finished
 from workbench.core.record import ModelRun
 from workbench.errors import SessionError, UsageError
+from workbench.models.machine import session_facts
 from workbench.models.request import Request
 
 SCHEMA_VERSION = 1
@@ -95,7 +95,8 @@ class Session:
             parent=parent.id if parent else None,
             rerun_of=rerun_of,
             turn=parent.turn + 1 if parent else 1,
-            machine={"cores": os.cpu_count(), "platform": platform.platform(terse=True)},
+            # CPU, features, llama.cpp build: figures from other hardware never mix silently.
+            machine=dict(session_facts()),
         )
 
     def run(self, model: str) -> ModelRun:

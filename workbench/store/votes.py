@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 
 from workbench.errors import SessionError, UsageError
+from workbench.models.machine import label_of
 from workbench.store.leaderboard import OUTCOMES, Score, Vote
 from workbench.store.sessions import Session, SessionStore
 
@@ -79,9 +80,14 @@ def add_vote(
 
 
 def collect(
-    store: SessionStore, *, tag: str | None = None, since: datetime | None = None
+    store: SessionStore,
+    *,
+    tag: str | None = None,
+    since: datetime | None = None,
+    machine: str | None = None,
 ) -> tuple[list[Vote], list[Score], list[SessionError]]:
-    """Every vote and score in the store (with session tags), filtered by tag and date.
+    """Every vote and score in the store (with session tags), filtered by tag and date,
+    and by ``machine`` (a piece of the sessions' machine label, any case).
 
     A rating given again replaces the earlier one: the latest score of a model in
     a session, and the latest vote on a pair in a session, are the ones that
@@ -97,6 +103,8 @@ def collect(
             session = store.load(summary.path)
         except SessionError as exc:
             errors.append(exc)
+            continue
+        if machine and machine.lower() not in label_of(session.machine).lower():
             continue
         for item in _latest(session.ratings["votes"], lambda v: frozenset((v["a"], v["b"]))):
             item_tags = tuple(session.tags) + tuple(item.get("tags", ()))
