@@ -96,4 +96,7 @@ def final(
     if run.finish_reason and run.finish_reason != "stop":
         second.append(f"finish: {run.finish_reason}")
     second.append(schedule_label(schedule, threads or run.threads))
-    return [" · ".join(first), " · ".join(second)]
+    lines = [" · ".join(first), " · ".join(second)]
+    if run.info.get("notice"):  # said once: a load that fell back (no weight repacking)
+        lines.append(str(run.info["notice"]))
+    return lines
