@@ -399,8 +399,55 @@ async def test_a_real_refused_connection_is_a_per_server_error() -> None:
     assert str(port) in listing.error.message
 
 
-def test_module_reads_nothing_at_import() -> None:
-    assert discovery.MAX_DEPTH > 3  # importing it made no folders and read no files
+#: Runs in a fresh interpreter: notes every file opened, folder listed or made while
+#: ``code`` runs, except by the import system loading modules; prints them as JSON.
+_PROBE = """
+import json, sys
+seen = []
+def hook(event, args):
+    if event not in ("open", "os.listdir", "os.scandir", "os.mkdir", "os.rename", "os.remove"):
+        return
+    frame = sys._getframe(1)
+    while frame is not None:  # the import system reading modules is not the module
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return
+        frame = frame.f_back
+    seen.append([event, str(args[0])])
+import workbench  # the package's own __init__ is not the module under test
+sys.addaudithook(hook)
+exec(sys.argv[1])
+print(json.dumps(seen))
+"""
+
+
+def _touched(code: str, home: Path) -> list[list[str]]:
+    folders = {"HOME": home, "XDG_CACHE_HOME": home / "cache", "XDG_DATA_HOME": home / "data"}
+    env = dict(os.environ, **{key: str(path) for key, path in folders.items()})
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, code], capture_output=True, text=True, env=env, cwd=home
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_module_reads_nothing_at_import(tmp_path: Path) -> None:
+    """Importing discovery opens no file, lists no folder and makes none (a user's home
+    with models in it, the usual folders too); discovering does, seen by the same probe."""
+    home = tmp_path / "home"
+    models = home / "models"
+    models.mkdir(parents=True)
+    write_gguf(models / "tiny.gguf")
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
+    assert _touched("import workbench.models.discovery", home) == []
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == before  # nothing made
+    # The probe is not blind: running discovery in it shows the folder read and the file.
+    found = _touched(
+        "from workbench.models.discovery import discover\n"
+        f"discover([{str(models)!r}], defaults=False)",
+        home,
+    )
+    assert any(str(models) in path for _, path in found), found
 
 
 def test_a_shipped_gguf_is_found_without_importing_its_package():

@@ -239,6 +239,10 @@ async def test_battles_need_two_models(make_app):
         await pilot.press("ctrl+g")
         await pilot.pause()
         assert not isinstance(app.screen, BattleScreen)
+        # The key reached the battle action, which said why it did not start (an unbound
+        # key would also leave the screen as it was, but silently).
+        messages = [n.message for n in app._notifications]
+        assert any("Choose two models or more for battles" in m for m in messages), messages
 
 
 # -- the rating queue ------------------------------------------------------------------------
