@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from workbench.core.admission import Admission, NotEnoughMemory, Residents, plan_groups, plan_notice
+from workbench.models.request import Request
 
 GB = 10**9
 
@@ -109,3 +110,28 @@ async def test_a_model_too_big_alone_fails_on_entry():
     with pytest.raises(NotEnoughMemory):
         await admission.enter("huge")
     await admission.enter("server")  # not planned: never waits
+
+
+async def test_a_cancel_while_the_run_plans_its_memory_is_kept(scripted, monkeypatch):
+    from workbench.core import runner as runner_module
+    from workbench.core.runner import Runner
+
+    planning = asyncio.Event()
+    real_plan = runner_module.plan_memory
+
+    async def slow_plan(pool, specs, cap):
+        planning.set()
+        await asyncio.sleep(0.2)  # a first GGUF header read on a busy machine
+        return await real_plan(pool, specs, cap)
+
+    monkeypatch.setattr(runner_module, "plan_memory", slow_plan)
+    runner = Runner(cores=2)
+    specs = [scripted.spec("a"), scripted.spec("b")]
+    run = asyncio.create_task(runner.run(specs, Request.chat("hi")))
+    await planning.wait()
+    await runner.cancel()
+    results = await asyncio.wait_for(run, 5)
+    assert [r.state for r in results] == ["cancelled", "cancelled"]
+    # The next run is not cancelled by it.
+    results = await asyncio.wait_for(runner.run(specs, Request.chat("hi")), 5)
+    assert [r.state for r in results] == ["done", "done"]

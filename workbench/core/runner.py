@@ -192,6 +192,10 @@ class Runner:
         self._cancelled: set[str] = set()
         #: Models whose task has taken its first step (and so will tell the budget).
         self._started: set[str] = set()
+        #: While a run plans its memory (before its tasks exist): its models, and those
+        #: cancelled meanwhile, which start cancelled.
+        self._planning: set[str] = set()
+        self._cancelled_early: set[str] = set()
         self._runs: dict[str, ModelRun] = {}
 
     def subscribe(self, listener: Listener) -> None:
@@ -243,7 +247,11 @@ class Runner:
             request = requests if isinstance(requests, Request) else requests[spec.name]
             runs.setdefault(spec.name, new_run(spec, request))
             self._emit(Queued(spec.name))
-        self._admission, notice = await plan_memory(self.pool, specs, self.memory)
+        self._planning, self._cancelled_early = {spec.name for spec in specs}, set()
+        try:
+            self._admission, notice = await plan_memory(self.pool, specs, self.memory)
+        finally:
+            self._planning = set()
         if notice:
             self._emit(Notice("", notice))
         # Models that load together share the cores: one thread budget per memory group.
@@ -260,6 +268,7 @@ class Runner:
             for group in set(group_of.values())
         }
         self._cancelled.clear()
+        self._cancelled.update(self._cancelled_early)
         self._started.clear()
         self._tasks = {
             spec.name: asyncio.create_task(
@@ -284,6 +293,8 @@ class Runner:
 
     async def cancel(self, name: str | None = None) -> None:
         """Cancel one model's run, or all of them."""
+        if self._planning:  # no tasks yet: they start cancelled
+            self._cancelled_early.update({name} & self._planning if name else self._planning)
         names = [name] if name else list(self._tasks)
         for each in names:
             if each not in self._tasks or self._tasks[each].done():
