@@ -83,3 +83,15 @@ def test_blocks_that_only_parse_apart_give_the_longest():
 def test_no_code_is_empty():
     assert sanitize("I cannot help with that.", "f") == ""
     assert extract_code("") == ""
+
+
+def test_prose_inside_the_prefilled_fence_still_finds_the_code():
+    from workbench.checks.humaneval import CHAT_PREFILL
+
+    answer = (
+        "Here is the function:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\n"
+        "And a test:\n\n```python\nassert add(2, 2) == 4\n```\n"
+    )
+    assert sanitize(extract_code(CHAT_PREFILL + answer), "add") == (
+        "def add(a, b):\n    return a + b"
+    )

@@ -65,15 +65,26 @@ def extract_code(text: str) -> str:
     blocks = [block for block in fenced_blocks(text) if block.strip()]
     if blocks:
         joined = "\n\n".join(blocks)
-        if parses(joined):
+        if parses(joined) and _has_code(joined):
             return joined
-        parsing = [block for block in blocks if parses(block)]
+        parsing = [block for block in blocks if parses(block) and _has_code(block)]
         if parsing:
             return max(parsing, key=len)
-        return longest_parsing_span(max(blocks, key=len))
-    if parses(text):
+    # No fence holds code (prose inside a prefilled fence shifts every fence after it):
+    # the longest run of lines that parses, fence lines never do.
+    if parses(text) and not blocks:
         return text
     return longest_parsing_span(text)
+
+
+def _has_code(block: str) -> bool:
+    """A block with a statement in it (prose that happens to parse is rare, but a lone
+    word is a valid expression)."""
+    try:
+        tree = ast.parse(block)
+    except (SyntaxError, ValueError):
+        return False
+    return any(not isinstance(node, ast.Expr) for node in tree.body)
 
 
 def _names_used(node: ast.AST) -> set[str]:

@@ -92,6 +92,12 @@ class Suite:
     def evalplus(self) -> bool:
         return any(task.evalplus is not None for task in self.tasks)
 
+    @property
+    def source(self) -> str:
+        """What ``load_suite`` takes to read this suite again."""
+        builtin = self.name == BUILTIN and self.path.name.endswith(".gz")
+        return BUILTIN if builtin else str(self.path)
+
 
 def load_suite(
     source: Path | str, *, limit: int | None = None, task_ids: Sequence[str] = ()

@@ -235,6 +235,7 @@ class SuiteRun:
             run.info["suite"] = {
                 **info,
                 "name": self.suite.name,
+                "source": self.suite.source,
                 "task": task.id,
                 "sample": index + 1,
                 "mode": self.mode(task, run.model),
