@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reuse nothing of an earlier prompt (KV cache cleared): fair times to first token",
     )
+    run.add_argument(
+        "--cold",
+        action="store_true",
+        help="reuse nothing of an earlier prompt (KV cache cleared): fair times to first token",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
     models = commands.add_parser("models", help="list the models workbench knows")

@@ -40,6 +40,12 @@ from workbench.models.request import Request, Sampling
 from workbench.store.comparison import compare_runs, open_session, rerun_requests, run_comparison
 from workbench.store.sessions import Session, SessionRecorder, SessionStore
 
+#: ``--cold`` on ``run`` and ``suite``.
+COLD_HELP = (
+    "reuse nothing of an earlier prompt (llama.cpp's KV cache cleared, llama-server's "
+    "cache_prompt off) before each answer, so times to first token compare fairly"
+)
+
 STATE_STYLE = {
     "queued": "dim",
     "loading": "cyan",
@@ -55,7 +61,12 @@ def new_runner(args: argparse.Namespace, config: Config) -> Runner:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be at least 1, not {threads}.")
-    return Runner(cores=threads or config.threads, defaults=config.sampling, memory=config.memory)
+    return Runner(
+        cores=threads or config.threads,
+        defaults=config.sampling,
+        memory=config.memory,
+        cold=getattr(args, "cold", False),
+    )
 
 
 def build_request(

@@ -23,7 +23,7 @@ from workbench.checks.samples import samples_problem
 from workbench.checks.suite import MODES, Task, load_suite
 from workbench.checks.suite_report import SuiteReport
 from workbench.checks.suite_run import SuiteHooks, SuiteRun, SuiteSettings
-from workbench.cli.run import new_runner
+from workbench.cli.run import COLD_HELP, new_runner
 from workbench.core import format as fmt
 from workbench.errors import UsageError
 from workbench.models.config import SCHEDULES, Config
@@ -208,6 +208,7 @@ def add_parsers(commands, common) -> None:
     p.add_argument("--schedule", choices=SCHEDULES)
     p.add_argument("--threads", type=int, metavar="N", help="llama.cpp threads (default: free)")
     p.add_argument("--fresh", action="store_true", help="run everything again (no resume)")
+    p.add_argument("--cold", action="store_true", help=COLD_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--no-failures",

@@ -48,6 +48,14 @@ class Delta(Event):
 
 
 @dataclass(frozen=True)
+class Thinking(Event):
+    """A piece of a reasoning model's thinking, apart from its answer (``Delta``)."""
+
+    text: str
+    offset: float
+
+
+@dataclass(frozen=True)
 class ThreadsChanged(Event):
     threads: int
 

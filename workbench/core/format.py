@@ -34,12 +34,24 @@ def figures_line(fig: Figures) -> str:
     parts = [
         f"TTFT {seconds(fig.ttft_s)}",
         f"total {seconds(fig.total_s)}",
-        f"in {count(fig.prompt_tokens)} out {count(fig.output_tokens)} tok",
-        f"gen {rate(fig.gen_tokens_per_s)}",
+        f"in {prompt_count(fig)} out {count(fig.output_tokens)} tok",
+        f"gen {rate(fig.gen_tokens_per_s)}" + span_note(fig),
     ]
     if fig.prompt_tokens_per_s is not None:
         parts.append(f"prompt {rate(fig.prompt_tokens_per_s)}")
     return " · ".join(parts)
+
+
+def prompt_count(fig: Figures) -> str:
+    """``40``, or ``40 (38 cached)`` when part of the prompt came from the cache."""
+    if fig.cached_prompt_tokens:
+        return f"{count(fig.prompt_tokens)} ({fig.cached_prompt_tokens} cached)"
+    return count(fig.prompt_tokens)
+
+
+def span_note(fig: Figures) -> str:
+    """`` (thinking + answer)`` when the rate counts thinking tokens too."""
+    return "" if fig.rate_span == "answer" else f" ({fig.rate_span})"
 
 
 def server_line(fig: Figures) -> str | None:

@@ -5,7 +5,10 @@ Definitions (the README repeats them):
 - total time: request sent → end of the stream;
 - generation tokens/s: (output tokens − 1) / (last token time − first token time),
   since the first token's time belongs to prompt processing;
-- prompt tokens/s: only when the backend reports its prompt timing.
+- prompt tokens/s: only when the backend reports its prompt timing, over the prompt
+  tokens it evaluated (a cached prefix is not evaluated: ``cached_prompt_tokens``);
+- a reasoning model's thinking tokens are output tokens: the rate's span then runs
+  from its first thinking token, and ``rate_span`` says so.
 Token counts are the backend's truth, never a count of chunks.
 """
 
@@ -28,6 +31,11 @@ class Figures:
     prompt_tokens_per_s: float | None
     #: The same figures as the model's own side reported them, with its label.
     server_source: str | None = None
+    #: Of ``prompt_tokens``, how many came from the cache (``None``: not reported).
+    cached_prompt_tokens: int | None = None
+    #: What the generation rate's tokens and span cover: "answer" or
+    #: "thinking + answer" (a reasoning model's thinking counts in its output tokens).
+    rate_span: str = "answer"
     server_gen_tokens_per_s: float | None = None
     server_prompt_tokens_per_s: float | None = None
 
@@ -70,6 +78,8 @@ def figures(run: ModelRun) -> Figures:
         server_source=timings.source if timings else None,
         server_gen_tokens_per_s=timings.gen_tokens_per_s if timings else None,
         server_prompt_tokens_per_s=timings.prompt_tokens_per_s if timings else None,
+        cached_prompt_tokens=run.cached_prompt_tokens,
+        rate_span="thinking + answer" if run.thinking else "answer",
     )
 
 

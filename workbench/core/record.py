@@ -37,12 +37,25 @@ class ModelRun:
     sampling: dict[str, Any] = field(default_factory=dict)
     prompt_tokens: int | None = None
     output_tokens: int | None = None
+    #: Of ``prompt_tokens``, how many came from the model's cache (not evaluated).
+    cached_prompt_tokens: int | None = None
+    #: Of ``output_tokens``, how many were thinking tokens (when the server says).
+    thinking_tokens: int | None = None
     usage_source: str = ""
     finish_reason: str | None = None
     timings: ServerTimings | None = None
     error: dict[str, str] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: A reasoning model's thinking, apart from its answer, and its timeline.
+    thinking: str = ""
+    thinking_chunks: list[tuple[float, str]] = field(default_factory=list)
     t_sent: float | None = field(default=None, repr=False)
+
+    def _thinking_dict(self) -> dict[str, Any]:
+        return {
+            "thinking": self.thinking,
+            "thinking_chunks": [[round(t, 6), text] for t, text in self.thinking_chunks],
+        }
 
     @property
     def finished(self) -> bool:
@@ -67,12 +80,15 @@ class ModelRun:
             "usage": {
                 "prompt_tokens": self.prompt_tokens,
                 "output_tokens": self.output_tokens,
+                "cached_prompt_tokens": self.cached_prompt_tokens,
+                "thinking_tokens": self.thinking_tokens,
                 "source": self.usage_source,
             },
             "finish_reason": self.finish_reason,
             "timings": self.timings.to_dict() if self.timings else None,
             "error": self.error,
             "info": self.info,
+            **(self._thinking_dict() if self.thinking else {}),
             "figures": figures.to_dict(),
         }
 
@@ -110,12 +126,27 @@ class ModelRun:
             sampling=_table(data.get("sampling"), "sampling"),
             prompt_tokens=_count(usage.get("prompt_tokens"), "prompt_tokens"),
             output_tokens=_count(usage.get("output_tokens"), "output_tokens"),
+            cached_prompt_tokens=_count(usage.get("cached_prompt_tokens"), "cached_prompt_tokens"),
+            thinking_tokens=_count(usage.get("thinking_tokens"), "thinking_tokens"),
+            thinking=_str(data.get("thinking", ""), "thinking"),
+            thinking_chunks=_timeline(data.get("thinking_chunks"), "thinking_chunks"),
             usage_source=_str(usage.get("source", ""), "usage.source"),
             finish_reason=data.get("finish_reason"),
             timings=ServerTimings.from_dict(_table(timings, "timings")) if timings else None,
             error=error,
             info=_table(data.get("info"), "info"),
         )
+
+
+def _timeline(value: Any, key: str) -> list[tuple[float, str]]:
+    """A saved ``[[seconds, text], …]`` list."""
+    items = value or []
+    if not isinstance(items, list) or not all(
+        isinstance(c, list) and len(c) == 2 and _is_number(c[0]) and isinstance(c[1], str)
+        for c in items
+    ):
+        raise TypeError(f"{key!r} must be a list of [seconds, text] pairs")
+    return [(float(t), text) for t, text in items]
 
 
 def _is_number(value: Any) -> bool:

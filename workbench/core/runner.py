@@ -25,13 +25,14 @@ from workbench.core.events import (
     Notice,
     Queued,
     Started,
+    Thinking,
     ThreadsChanged,
 )
 from workbench.core.record import ModelRun
 from workbench.errors import BackendError, WorkbenchError
 from workbench.models.backends.base import Backend, create_backend
 from workbench.models.config import ModelSpec
-from workbench.models.request import Request, Sampling, TextChunk, Usage
+from workbench.models.request import Request, Sampling, TextChunk, ThinkingChunk, Usage
 from workbench.models.settings import preset_name, resolve
 
 Listener = Callable[[Event], None]
@@ -177,6 +178,7 @@ class Runner:
         cores: int | None = None,
         defaults: Sampling | None = None,
         memory: int | None = None,
+        cold: bool = False,
     ) -> None:
         self.pool = pool or BackendPool()
         #: ``[defaults] memory``: bytes the local models may take together; None: what is free.
@@ -184,6 +186,8 @@ class Runner:
         self._admission = Admission([], {}, 0, self.pool.residents, self.pool.unload)
         #: The config's ``[defaults.sampling]``: one layer of every run's settings.
         self.defaults = defaults or Sampling()
+        #: ``--cold``: every request reuses nothing of an earlier prompt (fair TTFT).
+        self.cold = cold
         self.cores = cores or available_cores()
         # Given no core count, leave out the cores other processes keep busy.
         self._watch = CoreWatch(self.cores) if cores is None else None
@@ -387,7 +391,7 @@ class Runner:
         )
         run.sampling = effective.sampling.to_dict()
         run.info["sampling_sources"] = effective.sources
-        return replace(request, sampling=effective.sampling)
+        return replace(request, sampling=effective.sampling, cold=request.cold or self.cold)
 
     async def _stream(
         self,
@@ -401,6 +405,8 @@ class Runner:
         if task is not None:
             task.workbench_state = "streaming"  # type: ignore[attr-defined]
         self._emit(Started(spec.name, request.threads))
+        # Which a figure came from: a cold prompt reused nothing of an earlier one.
+        run.info["prompt_cache"] = "cold" if request.cold else "warm"
         sent = run.t_sent = time.monotonic()
         usage: Usage | None = None
         # Once per token: names bound once, and the listeners called directly.
@@ -409,6 +415,8 @@ class Runner:
             if not isinstance(chunk, TextChunk):
                 if isinstance(chunk, Usage):
                     usage = chunk
+                elif isinstance(chunk, ThinkingChunk) and chunk.text:
+                    self._think(run, chunk, sent)
                 continue
             text = chunk.text
             if not text:
@@ -431,12 +439,25 @@ class Runner:
             raise BackendError("The stream ended without its final usage report.")
         run.prompt_tokens = usage.prompt_tokens
         run.output_tokens = usage.output_tokens
+        run.cached_prompt_tokens = usage.cached_prompt_tokens
+        run.thinking_tokens = usage.thinking_tokens
         run.usage_source = usage.source
         run.finish_reason = usage.finish_reason
         run.timings = usage.timings
         run.info.update(usage.info)
         run.state = "done"
         self._emit(Finished(spec.name, run))
+
+    def _think(self, run: ModelRun, chunk: ThinkingChunk, sent: float) -> None:
+        """Keep a thinking piece apart from the answer. Its tokens are output tokens, so
+        the first and last token times (and the generation rate) span it too."""
+        offset = (time.monotonic() if chunk.t is None else chunk.t) - sent
+        if run.first_token_s is None:
+            run.first_token_s = offset
+        run.last_token_s = offset
+        run.thinking_chunks.append((offset, chunk.text))
+        run.thinking += chunk.text
+        self._emit(Thinking(run.model, chunk.text, offset))
 
 
 def fully_offloaded(backend: Backend) -> bool:

@@ -67,6 +67,9 @@ class Request:
     sampling: Sampling = field(default_factory=Sampling)
     threads: int | None = None
     stop: tuple[str, ...] = ()
+    #: Reuse nothing of an earlier prompt (llama.cpp's KV cache, llama-server's
+    #: ``cache_prompt``), for a time to first token that compares fairly (``--cold``).
+    cold: bool = False
 
     @classmethod
     def chat(cls, user: str, *, system: str | None = None, **kw: Any) -> Request:
@@ -161,6 +164,20 @@ class Usage:
     source: str = ""
     timings: ServerTimings | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: Of ``prompt_tokens``, how many came from the cache (not evaluated); ``None``
+    #: when the backend does not say.
+    cached_prompt_tokens: int | None = None
+    #: Of ``output_tokens``, how many were thinking (reasoning) tokens, when reported.
+    thinking_tokens: int | None = None
 
 
-Chunk = TextChunk | Usage
+@dataclass(frozen=True)
+class ThinkingChunk:
+    """A piece of a reasoning model's thinking (``reasoning_content``, Ollama's
+    ``thinking``): kept apart from the answer, though its tokens are output tokens."""
+
+    text: str
+    t: float | None = None
+
+
+Chunk = TextChunk | ThinkingChunk | Usage

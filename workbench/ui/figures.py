@@ -72,11 +72,16 @@ def final(
     """The lines of a finished, failed or cancelled run: client figures, then the server's."""
     fig = metrics.figures(run)
     # Always the same segments in the same order, so panes side by side line up.
-    first = [f"TTFT {seconds(fig.ttft_s, mask)}", f"{rate(fig.gen_tokens_per_s, mask)} tok/s"]
+    speed = f"{rate(fig.gen_tokens_per_s, mask)} tok/s"
+    if fig.rate_span != "answer":
+        speed += f" ({fig.rate_span})"  # thinking tokens are output tokens too
+    first = [f"TTFT {seconds(fig.ttft_s, mask)}", speed]
     if fig.output_tokens is not None:
         tokens = f"{fig.output_tokens} out"
         if fig.prompt_tokens is not None:
             tokens += f" / {fig.prompt_tokens} in"
+            if fig.cached_prompt_tokens:
+                tokens += f", {fig.cached_prompt_tokens} cached"
         first.append(tokens + " tok")
     elif run.chunks:
         first.append(f"≈{len(run.chunks)} tok")

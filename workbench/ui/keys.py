@@ -75,6 +75,14 @@ ACTIONS: tuple[Action, ...] = (
         "Switch the schedule: parallel / sequential",
     ),
     Action(
+        "toggle_cache",
+        "f11",  # every free ctrl+letter is an editing key of the prompt editor
+        "toggle_cache",
+        "Cache",
+        "Switch the prompt cache: warm / cold (cold: times to first token compare fairly)",
+        show=False,
+    ),
+    Action(
         "load",
         "ctrl+l",
         "load_models",
@@ -110,6 +118,15 @@ ACTIONS: tuple[Action, ...] = (
     Action("focus_panes", "f5", "focus_area('panes')", "Answers", "Go to the answer panes"),
     Action("zoom", "z", "zoom", "Zoom", "Zoom this pane to the full width, and back", "pane"),
     Action("cancel", "x", "cancel", "Cancel", "Cancel this model's run", "pane"),
+    Action(
+        "thinking",
+        "h",
+        "toggle_thinking",
+        "Thinking",
+        "Open or fold a reasoning model's thinking",
+        "pane",
+        show=False,
+    ),
     Action("copy_answer", "c", "copy_answer", "Copy", "Copy this answer to the clipboard", "pane"),
     Action(
         "copy_code",

@@ -36,6 +36,8 @@ class FakeOllama(LoopbackServer):
         super().__init__()
         self.models = ["llama3.2:latest", "qwen2.5-coder:0.5b"]
         self.pieces: tuple[str, ...] = ("Hel", "lo", "!")
+        #: Thinking lines sent before the answer, as Ollama does for a model with ``think``.
+        self.thinking: tuple[str, ...] = ()
         self.fault: str | None = None
         self.stall_s = 30.0
 
@@ -64,6 +66,13 @@ class FakeOllama(LoopbackServer):
 
     async def _stream(self, reply: Reply, model: str, chat: bool) -> None:
         await reply.start(content_type="application/x-ndjson")
+        for thought in self.thinking:
+            line = self._line(model, chat, "")
+            if chat:
+                line["message"]["thinking"] = thought
+            else:
+                line["thinking"] = thought
+            await reply.send(_encode(line))
         for index, text in enumerate(self.pieces):
             await reply.send(_encode(self._line(model, chat, text)))
             if index == 0 and self.fault:

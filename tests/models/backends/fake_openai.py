@@ -24,6 +24,12 @@ def sse(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
 
+def thinking_piece(text: str, key: str = "reasoning_content") -> bytes:
+    """One chunk of a reasoning model's thinking, as llama-server, vLLM and DeepSeek send it."""
+    choice = {"index": 0, "delta": {key: text}, "finish_reason": None}
+    return sse({"id": "cmpl-1", "model": "fake-model", "choices": [choice]})
+
+
 def piece(text: str | None, *, chat: bool = True, finish: str | None = None, **extra: Any) -> bytes:
     """One streamed chunk as llama-server sends it."""
     if chat:
@@ -46,9 +52,12 @@ class FakeOpenAI(LoopbackServer):
         usage: bool = True,
         timings: bool = False,
         key: str | None = None,
+        thinking: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.pieces = pieces
+        #: Thinking pieces sent before the answer (chat only), counted in its tokens.
+        self.thinking = thinking
         self.usage = usage
         self.timings = timings
         self.key = key
@@ -68,11 +77,19 @@ class FakeOpenAI(LoopbackServer):
 
     def default_script(self, chat: bool) -> list[Any]:
         steps: list[Any] = [piece(None, chat=chat)] if chat else []
+        steps += [thinking_piece(text) for text in self.thinking] if chat else []
         steps += [piece(text, chat=chat) for text in self.pieces]
         extra = {"timings": TIMINGS} if self.timings else {}
         steps.append(piece(None, chat=chat, finish="stop", **extra))
         if self.usage:
-            usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+            thought = len(self.thinking) if chat else 0
+            usage = {
+                "prompt_tokens": 5,
+                "completion_tokens": 3 + thought,
+                "total_tokens": 8 + thought,
+            }
+            if thought:
+                usage["completion_tokens_details"] = {"reasoning_tokens": thought}
             steps.append(sse({"id": "cmpl-1", "choices": [], "usage": usage}))
         return [*steps, DONE]
 

@@ -69,6 +69,10 @@ async def test_chat_streams_text_then_counts_and_timings(server):
             "top_p": 0.9,
             "num_predict": 64,
             "seed": 7,
+            # Explicit, never Ollama's unstated defaults (workbench.models.settings).
+            "top_k": 40,
+            "min_p": 0.05,
+            "repeat_penalty": 1.0,
             "stop": ["</s>"],
         },
         "messages": [{"role": "user", "content": "hi"}],
@@ -83,7 +87,15 @@ async def test_completion_uses_generate_raw(server):
     [post] = server.posts
     assert post.path == "/api/generate"
     assert post.json["raw"] is True and post.json["prompt"] == "def f("
-    assert post.json["options"] == {}
+    # The Llama 3 preset's settings (the model id says llama3.2), the rest workbench's.
+    assert post.json["options"] == {
+        "temperature": 0.6,
+        "top_p": 0.9,
+        "num_predict": 256,
+        "top_k": 40,
+        "min_p": 0.05,
+        "repeat_penalty": 1.0,
+    }
 
 
 async def test_load_checks_the_tag_and_loads_the_model(server):
@@ -178,7 +190,10 @@ async def test_runner_end_to_end(server):
     assert run.load_s is not None and run.first_token_s is not None
     data = run.to_dict()
     assert data["figures"]["server_gen_tokens_per_s"] == pytest.approx(10.0)
-    assert data["info"] == {"server_total_ms": 900.0}
+    assert data["info"]["server_total_ms"] == 900.0
+    assert data["info"]["prompt_cache"] == "warm"
+    assert data["sampling"]["seed"] is not None  # drawn, recorded and sent
+    assert server.posts[-1].json["options"]["seed"] == data["sampling"]["seed"]
 
 
 async def test_runner_keeps_partial_text_of_a_failed_run(server):

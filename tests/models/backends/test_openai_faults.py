@@ -56,6 +56,10 @@ async def test_chat_streams_text_then_usage(server):
         ],
         "temperature": 0.1,  # the request's own setting wins over the spec's
         "seed": 1,
+        # Explicit, never the server's unstated default (workbench.models.settings); no
+        # top_k / min_p / repeat_penalty unless asked: the OpenAI API has none.
+        "top_p": 0.95,
+        "max_tokens": 256,
         "stop": ["\n\n"],
     }
     assert "authorization" not in post.headers

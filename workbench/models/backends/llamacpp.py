@@ -201,7 +201,10 @@ class LlamaCppBackend:
             return
         # The runner sends every value resolved; a direct caller gets the same rules.
         sampling = resolve(
-            request.sampling, model=self.spec.sampling, preset=preset_name(self.spec, self.info)
+            request.sampling,
+            model=self.spec.sampling,
+            preset=preset_name(self.spec, self.info),
+            draw_seed=False,  # the runner draws (and records) a missing seed
         ).sampling
         command = {
             "op": "generate",
@@ -212,6 +215,7 @@ class LlamaCppBackend:
             "sampling": sampling.to_dict(),
             "threads": request.threads,
             "stop": list(request.stop),
+            "cold": request.cold,
         }
         async with self._lock:
             ended = False
@@ -272,6 +276,7 @@ class LlamaCppBackend:
             source="llama.cpp tokenizer",
             timings=ServerTimings(source="llama.cpp perf", **perf),
             info=info,
+            cached_prompt_tokens=_cached(event),
         )
 
     async def _alive(self) -> bool:

@@ -19,7 +19,14 @@ from workbench.models.backends.clock import Timeouts
 from workbench.models.backends.http import StreamingClient, base_url, new_client
 from workbench.models.backends.http_errors import connect_error, describe_error, http_error
 from workbench.models.backends.streams import NDJSON, count_of, number_of, parse_json
-from workbench.models.request import Chunk, Request, ServerTimings, TextChunk, Usage
+from workbench.models.request import (
+    Chunk,
+    Request,
+    ServerTimings,
+    TextChunk,
+    ThinkingChunk,
+    Usage,
+)
 from workbench.models.settings import preset_name, resolve
 
 if TYPE_CHECKING:
@@ -90,6 +97,9 @@ class OllamaBackend:
         objects = self._client.stream(self.base + path, body, NDJSON(), secret=key)
         async with aclosing(objects):  # closes the answer if _text() raises
             async for obj in objects:
+                thinking = _thinking(obj, field)
+                if thinking:
+                    yield ThinkingChunk(thinking)
                 text = _text(obj, field)
                 if text:
                     yield TextChunk(text)
@@ -103,13 +113,21 @@ class OllamaBackend:
                 "the text so far is kept.",
                 title="Connection lost",
             )
-        yield final_usage(final)
+        usage = final_usage(final)
+        if request.cold:
+            # Ollama's API has no switch for its prompt cache: say so beside the figures.
+            usage.info["prompt_cache_note"] = "Ollama cannot be asked to skip its prompt cache"
+        yield usage
 
     def body(self, request: Request) -> tuple[str, dict[str, Any]]:
         """The endpoint path and JSON body for ``request``."""
         # The runner sends every value resolved; a direct caller gets the same rules.
         sampling = resolve(
-            request.sampling, model=self.spec.sampling, preset=preset_name(self.spec), kind="ollama"
+            request.sampling,
+            model=self.spec.sampling,
+            preset=preset_name(self.spec),
+            kind="ollama",
+            draw_seed=False,  # the runner draws (and records) a missing seed
         ).sampling
         options = {
             "temperature": sampling.temperature,
@@ -149,6 +167,15 @@ def _text(obj: dict[str, Any], field: str) -> str:
         value = value.get("content") if isinstance(value, dict) else None
     if value is not None and not isinstance(value, str):
         raise StreamProtocolError(f"Ollama sent text that is not a string: {value!r:.200}")
+    return value or ""
+
+
+def _thinking(obj: dict[str, Any], field: str) -> str:
+    """Ollama's ``thinking`` text (a reasoning model with ``think``), apart from the answer."""
+    value = obj.get("message") if field == "message" else obj
+    value = value.get("thinking") if isinstance(value, dict) else None
+    if value is not None and not isinstance(value, str):
+        raise StreamProtocolError(f"Ollama sent thinking that is not a string: {value!r:.200}")
     return value or ""
 
 

@@ -22,7 +22,14 @@ from workbench.models.backends.clock import StreamClock, Timeouts
 from workbench.models.backends.http import StreamingClient, base_url, new_client
 from workbench.models.backends.http_errors import connect_error, describe_error, http_error
 from workbench.models.backends.streams import SSEJson, count_of, number_of, parse_json
-from workbench.models.request import Chunk, Request, ServerTimings, TextChunk, Usage
+from workbench.models.request import (
+    Chunk,
+    Request,
+    ServerTimings,
+    TextChunk,
+    ThinkingChunk,
+    Usage,
+)
 from workbench.models.settings import preset_name, resolve
 
 if TYPE_CHECKING:
@@ -76,6 +83,9 @@ class OpenAIBackend:
         async with aclosing(objects):  # closes the answer if take() raises
             async for obj in objects:
                 text = tally.take(obj)
+                if tally.thinking:
+                    yield ThinkingChunk(tally.thinking)
+                    tally.thinking = ""
                 if text:
                     tally.text.append(text)
                     yield TextChunk(text)
@@ -139,6 +149,7 @@ class OpenAIBackend:
             source="server tokenizer (/extras/tokenize; the stream sent no usage)",
             timings=usage.timings,
             info=usage.info,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
         )
 
     def body(self, request: Request) -> tuple[str, dict[str, Any]]:
@@ -154,11 +165,17 @@ class OpenAIBackend:
             body["prompt"] = request.prompt
         # The runner sends every value resolved; a direct caller gets the same rules.
         sampling = resolve(
-            request.sampling, model=self.spec.sampling, preset=preset_name(self.spec), kind="openai"
+            request.sampling,
+            model=self.spec.sampling,
+            preset=preset_name(self.spec),
+            kind="openai",
+            draw_seed=False,  # the runner draws (and records) a missing seed
         ).sampling
         body.update({k: v for k, v in sampling.to_dict().items() if v is not None})
         if self.spec.stop or request.stop:
             body["stop"] = list(self.spec.stop) + list(request.stop)
+        if request.cold:
+            body["cache_prompt"] = False  # llama-server: evaluate the whole prompt again
         return path, body
 
     async def set_threads(self, threads: int) -> None:
@@ -181,6 +198,10 @@ class _Tally:
     finish_reason: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     text: list[str] = field(default_factory=list)
+    #: The thinking piece of the last chunk (``reasoning_content``), "" when none.
+    thinking: str = ""
+    #: llama-server's ``timings.cache_n``: prompt tokens it took from its cache.
+    cache_n: int | None = None
 
     def take(self, obj: dict[str, Any]) -> str:
         """Note what ``obj`` reports; return its text ("" when it has none)."""
@@ -188,6 +209,7 @@ class _Tally:
             self.reported = obj["usage"]
         if isinstance(obj.get("timings"), dict):
             self.timings = _timings(obj["timings"])
+            self.cache_n = count_of(obj["timings"].get("cache_n"))
         if isinstance(obj.get("model"), str):
             self.info["server_model"] = obj["model"]
         choices = obj.get("choices") or []
@@ -204,6 +226,8 @@ class _Tally:
         if self.chat:
             delta = choice.get("delta")
             text = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(delta, dict):
+                self.thinking = _thinking(delta)
         else:
             text = choice.get("text")
         if text is not None and not isinstance(text, str):
@@ -213,7 +237,19 @@ class _Tally:
     def final(self) -> Usage:
         """The one ``Usage`` that ends the stream."""
         if self.reported is None:
-            return Usage(None, None, self.finish_reason, NO_USAGE, self.timings, self.info)
+            return Usage(
+                None,
+                None,
+                self.finish_reason,
+                NO_USAGE,
+                self.timings,
+                self.info,
+                cached_prompt_tokens=self.cache_n,
+            )
+        prompt = _details(self.reported, "prompt_tokens_details")
+        output = _details(self.reported, "completion_tokens_details")
+        # OpenAI, vLLM: usage.prompt_tokens_details.cached_tokens; llama-server: cache_n.
+        cached = count_of(prompt.get("cached_tokens"))
         return Usage(
             prompt_tokens=count_of(self.reported.get("prompt_tokens")),
             output_tokens=count_of(self.reported.get("completion_tokens")),
@@ -221,7 +257,26 @@ class _Tally:
             source="server usage",
             timings=self.timings,
             info=self.info,
+            cached_prompt_tokens=cached if cached is not None else self.cache_n,
+            thinking_tokens=count_of(output.get("reasoning_tokens")),
         )
+
+
+def _thinking(delta: dict[str, Any]) -> str:
+    """The thinking text of a delta: ``reasoning_content`` (llama-server, DeepSeek, vLLM)
+    or ``reasoning`` (newer vLLM, OpenRouter)."""
+    for key in ("reasoning_content", "reasoning"):
+        value = delta.get(key)
+        if value is not None and not isinstance(value, str):
+            raise StreamProtocolError(f"The server sent {key} that is not a string: {value!r:.200}")
+        if value:
+            return value
+    return ""
+
+
+def _details(usage: dict[str, Any], key: str) -> dict[str, Any]:
+    value = usage.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _malformed(choices: Any) -> StreamProtocolError:

@@ -371,6 +371,12 @@ class CompareScreen(CompareRating, PaneHost):
         self.wb.save_state()
         self._refresh_titles()
 
+    def action_toggle_cache(self) -> None:
+        """Cold: each answer reuses nothing of an earlier prompt (the runner's ``cold``)."""
+        settings = self.settings
+        settings.cache = "cold" if settings.cache == "warm" else "warm"
+        self.wb.runner.cold = settings.cache == "cold"
+
     def action_focus_area(self, area: str) -> None:
         if area == "models":
             self.picker.focus()

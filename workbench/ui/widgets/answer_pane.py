@@ -29,14 +29,16 @@ from workbench.core.events import (
     Loading,
     Queued,
     Started,
+    Thinking,
     ThreadsChanged,
 )
 from workbench.core.record import FINAL_STATES, ModelRun
 from workbench.store.diff import CodeBlock, extract_code_blocks
 from workbench.ui import figures
 from workbench.ui.checks import check_line
-from workbench.ui.keys import bindings
+from workbench.ui.keys import bindings, key_label
 from workbench.ui.widgets.answer_view import AnswerView, KeepRowsWhenGrowing
+from workbench.ui.widgets.thinking_fold import ThinkingFold
 
 if TYPE_CHECKING:
     from workbench.ui.blind_view import Disguise
@@ -98,6 +100,9 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         self._check: Static | None = None
         self._finalized = True
         self._dirty = True
+        #: A reasoning model's thinking of this turn, folded (made when it first comes).
+        self._thinking: ThinkingFold | None = None
+        self._thinking_dirty = False
         #: Blind mode's mask (workbench.ui.blind_view): what the title and figures may show.
         self.disguise: Disguise | None = None
 
@@ -123,6 +128,7 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         self.error, self.progress, self.threads, self.block_index = None, None, [], None
         self._pending.clear()
         self._finalized, self._dirty = False, True
+        self._thinking, self._thinking_dirty = None, False
         _quiet_gc.streaming(self)  # from now: old garbage waits until the answers end
         self._view = AnswerView(classes="answer")
         self._error = Static("", classes="error")
@@ -140,6 +146,9 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         """Take one runner event into this pane's state (drawn at the next tick)."""
         if isinstance(event, Delta):
             self._pending.append(event.text)
+            return
+        if isinstance(event, Thinking):
+            self._thinking_dirty = True
             return
         if isinstance(event, Queued):
             self.state = "queued"
@@ -169,6 +178,8 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         panes' work in one stretch would hold a key press that long.
         """
         view = self._view
+        if self._thinking_dirty and view is not None:
+            await self._show_thinking(view)
         if self._pending and view is not None:
             await asyncio.sleep(0)
         if self._pending and view is not None:
@@ -193,6 +204,24 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
             # Last, so that "not active" means the final figures are on screen.
             self._finalized = True
             _quiet_gc.done(self)
+
+    async def _show_thinking(self, view: AnswerView) -> None:
+        """The thinking so far, in its fold above the answer (mounted the first time)."""
+        self._thinking_dirty = False
+        if self.run is None or not self.run.thinking:
+            return
+        if self._thinking is None:
+            keys = getattr(self.app, "keys", {})
+            self._thinking = ThinkingFold(key_label(keys.get("thinking", "h")))
+            await self.mount(self._thinking, before=view)
+        self._thinking.show(self.run.thinking)
+
+    def action_toggle_thinking(self) -> None:
+        """Open or fold the thinking of a reasoning model's latest answer."""
+        if self._thinking is None:
+            self.notify(f"{self.shown_name}'s answer has no thinking.", severity="warning")
+            return
+        self._thinking.toggle()
 
     def on_unmount(self) -> None:
         _quiet_gc.done(self)

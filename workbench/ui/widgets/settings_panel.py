@@ -36,6 +36,9 @@ class SettingsPanel(Vertical):
     """``chat`` (messages through the chat template) or ``completion`` (raw text)."""
     schedule: reactive[str] = reactive("parallel")
     """``parallel`` (all models at once) or ``sequential`` (one after another)."""
+    cache: reactive[str] = reactive("warm")
+    """``warm`` (a model reuses the cached start of an earlier prompt) or ``cold``
+    (nothing reused: a time to first token that compares fairly)."""
 
     def __init__(
         self,
@@ -100,15 +103,20 @@ class SettingsPanel(Vertical):
 
     def _switches(self) -> Content:
         return Content.from_markup(
-            "mode     [b $accent]$mode[/]\nschedule [b $accent]$schedule[/]",
+            "mode     [b $accent]$mode[/]\nschedule [b $accent]$schedule[/]"
+            "\ncache    [b $accent]$cache[/]",
             mode=self.mode,
             schedule=self.schedule,
+            cache=self.cache,
         )
 
     def watch_mode(self) -> None:
         self._refresh_switches()
 
     def watch_schedule(self) -> None:
+        self._refresh_switches()
+
+    def watch_cache(self) -> None:
         self._refresh_switches()
 
     def _refresh_switches(self) -> None:
