@@ -60,3 +60,12 @@ def test_a_server_model_finds_its_preset_by_id_or_chat_template():
     # A loaded local model says which preset its template came from (None: the GGUF's own).
     local = ModelSpec(name="deepseek-coder", backend="llamacpp", path="/m.gguf")
     assert preset_name(local, {"preset": None}) is None
+
+
+def test_the_settings_line_shows_what_was_used():
+    from workbench.core.format import settings_line
+
+    effective = resolve(Sampling(seed=7), preset="deepseek-coder")
+    line = settings_line(effective.sampling.to_dict())
+    assert line == "temp 0.0 · top-p 0.95 · top-k 40 · min-p 0.05 · repeat 1.0 · max 256 · seed 7"
+    assert settings_line({}) is None

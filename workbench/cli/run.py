@@ -399,6 +399,9 @@ def _figures(run: ModelRun, schedule: str) -> Text:
     server = fmt.server_line(fig)
     if server:
         lines.append(server)
+    settings = fmt.settings_line(run.sampling)
+    if settings:
+        lines.append(settings)
     extra = [schedule]
     if run.threads:
         extra.append(f"{run.threads} threads")

@@ -54,6 +54,29 @@ def span_note(fig: Figures) -> str:
     return "" if fig.rate_span == "answer" else f" ({fig.rate_span})"
 
 
+#: Short names of the sampling settings, in the order ``settings_line`` shows them.
+SETTING_LABELS = {
+    "temperature": "temp",
+    "top_p": "top-p",
+    "top_k": "top-k",
+    "min_p": "min-p",
+    "repeat_penalty": "repeat",
+    "max_tokens": "max",
+    "seed": "seed",
+}
+
+
+def settings_line(sampling: dict[str, object]) -> str | None:
+    """The settings a run used: ``temp 0.2 · top-p 0.95 · … · seed 1234`` (a value the
+    server chose is left out); ``None`` for a run that recorded none."""
+    parts = [
+        f"{label} {sampling[name]}"
+        for name, label in SETTING_LABELS.items()
+        if sampling.get(name) is not None
+    ]
+    return " · ".join(parts) or None
+
+
 def server_line(fig: Figures) -> str | None:
     """The model side's own figures, labelled with their source, when there are any."""
     if fig.server_source is None:
