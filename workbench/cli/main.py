@@ -76,11 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reuse nothing of an earlier prompt (KV cache cleared): fair times to first token",
     )
-    run.add_argument(
-        "--cold",
-        action="store_true",
-        help="reuse nothing of an earlier prompt (KV cache cleared): fair times to first token",
-    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
     models = commands.add_parser("models", help="list the models workbench knows")
@@ -101,12 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
 
     from workbench.cli.doctor import add_parser as add_doctor_parser
+    from workbench.cli.grid import add_parser as add_grid_parser
     from workbench.cli.review import add_parsers
     from workbench.cli.suite import add_parsers as add_suite_parsers
 
     add_parsers(commands, _common)
     add_doctor_parser(commands, _common)
     add_suite_parsers(commands, _common)
+    add_grid_parser(commands, _common)
     return parser
 
 
@@ -122,11 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_app(args.config, args.sessions)
         from workbench.cli.doctor import HANDLERS as DOCTOR_HANDLERS
+        from workbench.cli.grid import HANDLERS as GRID_HANDLERS
         from workbench.cli.review import HANDLERS
         from workbench.cli.suite import HANDLERS as SUITE_HANDLERS
 
         handler = {"run": _run, "models": _models, "sessions": _sessions, "show": _show}
-        handlers = {**handler, **HANDLERS, **SUITE_HANDLERS, **DOCTOR_HANDLERS}
+        handlers = {**handler, **HANDLERS, **SUITE_HANDLERS, **DOCTOR_HANDLERS, **GRID_HANDLERS}
         return handlers[args.command](args, config, store)
     except WorkbenchError as exc:
         err.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False)

@@ -68,6 +68,8 @@ class Config:
     #: [defaults]' llama.cpp settings, for models that have no table of their own.
     llama: LlamaSettings = field(default_factory=LlamaSettings)
     theme: str | None = None
+    #: How answer panes share the screen: "auto", "columns" or "rows" ([ui] layout).
+    layout: str = "auto"
     keys: dict[str, str] = field(default_factory=dict)
     discovery_folders: tuple[str, ...] = ()
     #: Servers to list besides those the models point at: (backend, url, api_key_env).
@@ -86,7 +88,7 @@ class Config:
 
 
 # key -> (accepted types, description for messages)
-_SAMPLING_KEYS = {
+SAMPLING_KEYS = {
     "temperature": ((int, float), "a number"),
     "top_p": ((int, float), "a number"),
     "max_tokens": ((int,), "an integer"),
@@ -120,7 +122,9 @@ _DEFAULTS_KEYS = {
     "sampling": ((dict,), "a table"),
     **LLAMA_KEYS,
 }
-_UI_KEYS = {"theme": ((str,), "a string")}
+_UI_KEYS = {"theme": ((str,), "a string"), "layout": ((str,), "a string")}
+#: [ui] layout: panes side by side when they fit, else stacked or paged; or always one way.
+LAYOUTS = ("auto", "columns", "rows")
 _DISCOVERY_KEYS = {
     "folders": ((list,), "a list of strings"),
     "servers": ((list,), "an array of tables ({ backend, url, api_key_env })"),
@@ -139,8 +143,11 @@ _TOP_KEYS = {
 }
 
 
-class _Checker:
-    """Validates parsed TOML against the tables above and says where a problem is."""
+class TomlChecker:
+    """Validates parsed TOML against a schema of keys and says where a problem is (file:line).
+
+    workbench.toml uses it with the tables above; other files a user writes (grids) too.
+    """
 
     def __init__(self, text: str, path: str) -> None:
         self.lines = text.splitlines()
@@ -235,7 +242,7 @@ class _Checker:
         return data
 
     def sampling(self, data: dict[str, Any], where: tuple[str | int, ...]) -> Sampling:
-        self.table(data, _SAMPLING_KEYS, where)
+        self.table(data, SAMPLING_KEYS, where)
         for key, low, high in (
             ("temperature", 0, 5),
             ("top_p", 0, 1),
@@ -279,7 +286,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise ConfigError(
             "not valid TOML: arrays or tables nested too deeply.", path=path
         ) from None
-    check = _Checker(text, path)
+    check = TomlChecker(text, path)
     check.table(data, _TOP_KEYS, ())
 
     defaults = check.table(data.get("defaults", {}), _DEFAULTS_KEYS, ("defaults",))
@@ -295,6 +302,8 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     sampling = check.sampling(defaults.get("sampling", {}), ("defaults", "sampling"))
     llama = check.llama(defaults, ("defaults",), LlamaSettings())
     ui = check.table(data.get("ui", {}), _UI_KEYS, ("ui",))
+    if ui.get("layout", "auto") not in LAYOUTS:
+        check.fail(f"'layout' must be one of {', '.join(LAYOUTS)}.", ("ui",), "layout")
     keys = data.get("keys", {})
     for action, key in keys.items():
         if not isinstance(key, str):
@@ -340,13 +349,14 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         sampling=sampling,
         llama=llama,
         theme=ui.get("theme"),
+        layout=ui.get("layout", "auto"),
         keys=dict(keys),
         discovery_folders=tuple(folders),
         discovery_servers=tuple(servers),
     )
 
 
-def _memory_cap(check: _Checker, value: str) -> int | None:
+def _memory_cap(check: TomlChecker, value: str) -> int | None:
     """``[defaults] memory``: "auto" (None) or a size; a bad one names its line."""
     if value == "auto":
         return None
@@ -360,7 +370,7 @@ def _memory_cap(check: _Checker, value: str) -> int | None:
 
 
 def _model_spec(
-    check: _Checker,
+    check: TomlChecker,
     entry: dict[str, Any],
     where: tuple[str | int, ...],
     path: str,
