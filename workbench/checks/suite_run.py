@@ -50,8 +50,10 @@ class SuiteSettings:
     """How a suite runs (the command line's options)."""
 
     samples: int = 1
-    #: Settings asked for this run; a task's max_tokens, then ``defaults``, fill gaps.
+    #: Settings asked for this run; a task's max_tokens fills a gap.
     sampling: Sampling = field(default_factory=Sampling)
+    #: The config's ``[defaults.sampling]``: a layer of the runner's resolver, under each
+    #: model's own settings (``workbench.models.settings``), not over them.
     defaults: Sampling = field(default_factory=Sampling)
     seed: int = 1
     schedule: str = "parallel"
@@ -136,6 +138,8 @@ class SuiteRun:
         self.suite, self.specs = suite, list(specs)
         self.runner, self.store = runner, store
         self.settings = settings
+        if settings.defaults != Sampling():
+            runner.defaults = settings.defaults
         self.hooks = hooks or SuiteHooks()
         self.report = SuiteReport(suite, [spec.name for spec in specs], settings.samples)
         self._stopped = False
@@ -162,7 +166,7 @@ class SuiteRun:
             asked = replace(asked, temperature=0.0)  # greedy pass@1
         sampling = sample_sampling(asked, settings.samples, index)
         budget = sampling.max_tokens or task.max_tokens or (MAX_TOKENS if task.humaneval else None)
-        sampling = replace(sampling, max_tokens=budget).merged_over(settings.defaults)
+        sampling = replace(sampling, max_tokens=budget)
         return task.request(self.mode(task, model), sampling)
 
     async def run(self) -> SuiteReport:
