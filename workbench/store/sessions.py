@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import fcntl
 import json
 import math
 import os
@@ -33,6 +32,7 @@ from workbench.core.record import ModelRun
 from workbench.errors import SessionError, UsageError
 from workbench.models.machine import session_facts
 from workbench.models.request import Request
+from workbench.store.locks import session_lock
 
 SCHEMA_VERSION = 1
 INDEX_NAME = ".index.json"
@@ -475,16 +475,10 @@ class SessionStore:
             raise SessionError(f"{path.name}: cannot read ({exc.strerror}).") from None
         return parse_session(raw, path.name)
 
-    @contextlib.contextmanager
-    def locked(self, session_id: str) -> Iterator[None]:
-        """An exclusive lock on one session, across processes (two windows rating at once)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f".{session_id}.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def locked(self, session_id: str) -> contextlib.AbstractContextManager[None]:
+        """An exclusive lock on one session, across processes (two windows rating at once);
+        it leaves no file in the store (``workbench.store.locks``)."""
+        return session_lock(self.root, session_id)
 
     def update(self, ref: str, change: Callable[[Session], None]) -> Session:
         """Load, change and save a session under its lock, so no concurrent change is lost."""
@@ -497,9 +491,8 @@ class SessionStore:
 
     def delete(self, session_id: str) -> None:
         path = self.resolve(session_id)
-        path.unlink()
-        with contextlib.suppress(OSError):
-            (self.root / f".{path.stem}.lock").unlink()
+        with self.locked(path.stem):  # the lock's file goes with it
+            path.unlink()
 
     def files(self) -> Iterator[os.DirEntry[str]]:
         if not self.root.is_dir():
