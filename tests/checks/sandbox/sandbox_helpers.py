@@ -19,6 +19,22 @@ MARGINS: list[tuple[str, float, float]] = []
 #: Other figures worth seeing at the end (the fork bomb's effect on the test process).
 NOTES: list[str] = []
 
+#: A program whose grandchild leaves the process group (twice) and sleeps on.
+GRANDCHILD = """
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.setsid()  # leave the process group
+    if os.fork() == 0:
+        os.setsid()
+        os.execv("/bin/sleep", ["{needle}", "60"])
+    os._exit(0)
+os.waitpid(pid, 0)
+time.sleep(0.2)
+print("parent done")
+{tail}
+"""
+
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 needs_root = pytest.mark.skipif(not ROOT, reason="namespaces and a uid of its own need root")
 
@@ -52,11 +68,15 @@ def processes() -> list[dict[str, object]]:
 
 
 def survivors(
-    result: SandboxResult | None = None, needle: str | None = None, zombie_grace: float = 3.0
+    result: SandboxResult | None = None,
+    needle: str | None = None,
+    zombie_grace: float = 3.0,
+    uid: int | None = None,
 ) -> list[str]:
-    """Processes (zombies included) of the sandbox's uid or whose command line or
-    environment holds ``needle``. Zombies get ``zombie_grace`` seconds to be reaped:
-    in basic isolation a killed grandchild is the host init's to reap, not ours."""
+    """Processes (zombies included) of the sandbox's uid (or ``uid``: the account that
+    ran workbench) or whose command line or environment holds ``needle``. Zombies get
+    ``zombie_grace`` seconds to be reaped: in basic isolation a killed grandchild is
+    the host init's to reap, not ours."""
     deadline = time.monotonic() + zombie_grace
     while True:
         left = []
@@ -64,6 +84,7 @@ def survivors(
             if proc["pid"] == os.getpid():
                 continue
             mine = result is not None and result.uid is not None and result.uid in proc["uids"]
+            mine = mine or (uid is not None and uid in proc["uids"])
             if needle:
                 mine = mine or needle in proc["cmdline"] or needle.encode() in proc["environ"]
             if mine:

@@ -8,7 +8,7 @@ import json
 from sandbox_helpers import needs_linux
 
 from workbench.checks.codecheck import Tests, check_answer, solution_code
-from workbench.checks.sandbox import parse_traceback
+from workbench.checks.tracebacks import parse_traceback
 
 pytestmark = needs_linux
 

@@ -1,8 +1,10 @@
 """Hostile generated code in the sandbox: each run ends within its timeout plus a second,
 leaves no process behind, sees no secret, reaches no network and changes no host file.
 
-The fork bomb is first run bounded (at most 200 forks) and at full strength only
-once the bounded run showed that the process limit holds.
+The whole corpus runs three times: as root in the namespaces, and as an ordinary
+account (dropped to from root) in the user-namespace and bubblewrap modes, with the
+same outcomes asserted. The fork bomb is first run bounded (at most 200 forks) and at
+full strength only once the bounded run showed that the process limit holds.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 import ast
 import os
 import secrets
+import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import textwrap
 import threading
@@ -21,34 +22,53 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import NOTES, needs_linux, needs_root, record, survivors
+from sandbox_accounts import Box, account, user_namespaces_work
+from sandbox_helpers import GRANDCHILD, NOTES, needs_linux, needs_root, record, survivors
 
-from workbench.checks.sandbox import SandboxResult, run_python
+from workbench.checks.sandbox import SandboxResult
 
 pytestmark = [needs_linux, needs_root]
 
 TIMEOUT = 2.0
-SYSTEM_PYTHON = "/usr/bin/python3"
+BOXES = ("root:namespaces", "user:namespaces", "user:bwrap")
 
 
-def timed(name: str, code: str, **options) -> SandboxResult:
+@pytest.fixture(params=BOXES, scope="module")
+def box(request: pytest.FixtureRequest) -> Box:
+    who, mode = request.param.split(":")
+    if who == "user":
+        why = user_namespaces_work() if mode == "namespaces" else ""
+        if account() is None or why:
+            pytest.skip(f"no unprivileged account with user namespaces: {why}")
+    if mode == "bwrap" and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (.ci/run installs it)")
+    return Box(mode, who == "user")
+
+
+def timed(box: Box, name: str, code: str, **options) -> SandboxResult:
     options.setdefault("timeout", TIMEOUT)
-    started = time.monotonic()
-    result = run_python(textwrap.dedent(code), **options)
-    record(name, options["timeout"], time.monotonic() - started)
+    result, elapsed = box.run(textwrap.dedent(code), **options)
+    record(f"{box.name} {name}", options["timeout"], elapsed)
+    assert result.isolation == box.mode
     return result
 
 
-def test_a_plain_program_passes_in_the_namespaces():
-    result = timed("plain", "print('hello')")
+def left(box: Box, result: SandboxResult | None = None, needle: str | None = None) -> list[str]:
+    """What still runs of the sandbox (or, as the account, of anything it started)."""
+    return survivors(result, needle, uid=box.account_uid)
+
+
+def test_a_plain_program_passes_in_the_namespaces(box):
+    result = timed(box, "plain", "print('hello')")
     assert result.status == "passed", result
     assert result.stdout == "hello\n"
-    assert result.isolation == "namespaces"
-    assert survivors(result) == []
+    assert result.isolation_note == ""  # asked for by name: no weaker mode to explain
+    assert left(box, result) == []
 
 
-def test_infinite_loop_that_ignores_signals_is_stopped():
+def test_infinite_loop_that_ignores_signals_is_stopped(box):
     result = timed(
+        box,
         "infinite loop",
         """
         import signal
@@ -60,17 +80,18 @@ def test_infinite_loop_that_ignores_signals_is_stopped():
     )
     assert result.status == "timeout"
     assert result.summary == "timed out after 2 s"
-    assert survivors(result) == []
+    assert left(box, result) == []
 
 
 _BOUNDED_FORKS_HELD = False
 
 
-def test_forks_are_capped_by_the_process_limit():
+def test_forks_are_capped_by_the_process_limit(box):
     """The bounded version first: 200 forks of sleeping children."""
     global _BOUNDED_FORKS_HELD
     needle = f"wb-bounded-{secrets.token_hex(4)}"
     result = timed(
+        box,
         "bounded forks",
         f"""
         import os, time
@@ -90,11 +111,11 @@ def test_forks_are_capped_by_the_process_limit():
     assert result.status == "passed", result
     made = int(result.stdout.split()[1])
     assert 0 < made < 16, result.stdout  # the limit counts the program itself
-    assert survivors(result, needle) == []
+    assert left(box, result, needle) == []
     _BOUNDED_FORKS_HELD = True
 
 
-def test_fork_bomb_is_contained_and_the_machine_stays_responsive():
+def test_fork_bomb_is_contained_and_the_machine_stays_responsive(box):
     if not _BOUNDED_FORKS_HELD:
         pytest.skip("the bounded fork test did not show the limit holding")
     needle = f"wb-bomb-{secrets.token_hex(4)}"
@@ -111,6 +132,7 @@ def test_fork_bomb_is_contained_and_the_machine_stays_responsive():
     ticker.start()
     try:
         result = timed(
+            box,
             "fork bomb",
             f"""
             import os
@@ -131,19 +153,20 @@ def test_fork_bomb_is_contained_and_the_machine_stays_responsive():
         f" late ({len(lateness)} ticks)"
     )
     assert result.status == "timeout"
-    assert survivors(result, needle) == []
+    assert left(box, result, needle) == []
     assert max(lateness) < 1.0, f"the test process stalled {max(lateness):.2f} s"
 
 
-def test_memory_bomb_at_once_is_a_memory_error():
-    result = timed("memory bomb (one block)", "x = bytearray(8 * 1024**3)", memory_mb=256)
+def test_memory_bomb_at_once_is_a_memory_error(box):
+    result = timed(box, "memory bomb (one block)", "x = bytearray(8 * 1024**3)", memory_mb=256)
     assert result.status == "error"
     assert result.error == "MemoryError"
-    assert survivors(result) == []
+    assert left(box, result) == []
 
 
-def test_memory_bomb_that_grows_is_a_memory_error():
+def test_memory_bomb_that_grows_is_a_memory_error(box):
     result = timed(
+        box,
         "memory bomb (growing)",
         """
         blocks = []
@@ -157,36 +180,20 @@ def test_memory_bomb_that_grows_is_a_memory_error():
     assert result.max_rss_mb is not None and result.max_rss_mb < 300
 
 
-GRANDCHILD = """
-import os, sys, time
-pid = os.fork()
-if pid == 0:
-    os.setsid()  # leave the process group
-    if os.fork() == 0:
-        os.setsid()
-        os.execv("/bin/sleep", ["{needle}", "60"])
-    os._exit(0)
-os.waitpid(pid, 0)
-time.sleep(0.2)
-print("parent done")
-{tail}
-"""
-
-
-def test_grandchild_that_outlives_its_parent_is_killed():
+def test_grandchild_that_outlives_its_parent_is_killed(box):
     needle = f"wb-grandchild-{secrets.token_hex(4)}"
-    result = timed("grandchild (code ends)", GRANDCHILD.format(needle=needle, tail=""))
+    result = timed(box, "grandchild (code ends)", GRANDCHILD.format(needle=needle, tail=""))
     assert result.status == "passed"
     assert result.stdout == "parent done\n"
-    assert survivors(result, needle) == []
+    assert left(box, result, needle) == []
 
 
-def test_grandchild_is_killed_with_a_program_that_times_out():
+def test_grandchild_is_killed_with_a_program_that_times_out(box):
     needle = f"wb-grandchild-{secrets.token_hex(4)}"
     code = GRANDCHILD.format(needle=needle, tail="while True: pass")
-    result = timed("grandchild (timeout)", code)
+    result = timed(box, "grandchild (timeout)", code)
     assert result.status == "timeout"
-    assert survivors(result, needle) == []
+    assert left(box, result, needle) == []
 
 
 @pytest.fixture
@@ -216,13 +223,14 @@ def listener() -> Iterator[tuple[int, list[object]]]:
         server.close()
 
 
-def test_no_network_not_even_loopback(listener):
+def test_no_network_not_even_loopback(box, listener):
     port, accepted = listener
     with socket.create_connection(("127.0.0.1", port), timeout=1):
         pass  # the host itself can connect
     time.sleep(0.2)
     assert len(accepted) == 1
     result = timed(
+        box,
         "socket connect",
         f"""
         import socket
@@ -243,15 +251,23 @@ def test_no_network_not_even_loopback(listener):
 
 
 @pytest.fixture
-def canary(monkeypatch: pytest.MonkeyPatch) -> str:
+def canary(box: Box, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A secret in workbench's environment (the test's own, or the account's runner's)."""
     value = f"canary-{secrets.token_hex(8)}"
-    monkeypatch.setenv("WORKBENCH_TEST_SECRET", value)
-    monkeypatch.setenv("OPENAI_API_KEY", value)
-    return value
+    secrets_env = {"WORKBENCH_TEST_SECRET": value, "OPENAI_API_KEY": value}
+    for name, text in secrets_env.items():
+        monkeypatch.setenv(name, text)
+    box.env.update(secrets_env)
+    try:
+        yield value
+    finally:
+        for name in secrets_env:
+            box.env.pop(name, None)
 
 
-def test_environment_holds_no_secret(canary):
+def test_environment_holds_no_secret(box, canary):
     result = timed(
+        box,
         "read os.environ",
         """
         import os
@@ -269,20 +285,31 @@ def test_environment_holds_no_secret(canary):
     assert set(environ) == {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "WORKBENCH_SANDBOX"}
 
 
-@pytest.fixture
-def host_dir() -> Iterator[Path]:
-    """A root-owned 0755 folder outside every scratch folder, with one 0644 file."""
-    base = "/run" if os.access("/run", os.W_OK) else None
-    folder = Path(tempfile.mkdtemp(prefix="wb-host-", dir=base))
-    folder.chmod(0o755)
+def owned_folder(parent: Path, owner: int) -> Path:
+    """A 0755 folder with one 0644 file, both owned by ``owner``."""
+    folder = Path(tempfile.mkdtemp(prefix="wb-host-", dir=parent))
     (folder / "keep.txt").write_text("original\n")
-    (folder / "keep.txt").chmod(0o644)
+    for path, mode in ((folder, 0o755), (folder / "keep.txt", 0o644)):
+        path.chmod(mode)
+        os.chown(path, owner, owner)
+    return folder
+
+
+@pytest.fixture
+def host_dirs(box: Box) -> Iterator[list[Path]]:
+    """Folders of the account that runs workbench, which the code's writes must not
+    reach: one in its home, one outside it where a project's sessions folder might be
+    (root's folders for root, the ordinary account's own for it)."""
+    user = account() if box.as_user else None
+    home = Path(user.pw_dir) if user else Path("/root")
+    owner = user.pw_uid if user else 0
+    outside = next(Path(p) for p in ("/srv", "/opt", "/var/lib") if os.path.isdir(p))
+    folders = [owned_folder(home, owner), owned_folder(outside, owner)]
     try:
-        yield folder
+        yield folders
     finally:
-        for child in folder.iterdir():
-            child.unlink()
-        folder.rmdir()
+        for folder in folders:
+            shutil.rmtree(folder)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
@@ -291,24 +318,26 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
     }
 
 
-def test_writing_outside_its_folder_changes_nothing(host_dir):
-    before = snapshot(host_dir)
+def test_writing_outside_its_folder_changes_nothing(box, host_dirs):
+    before = [snapshot(folder) for folder in host_dirs]
     escape = f"wb-escape-{secrets.token_hex(4)}"
     mounts = Path("/proc/self/mountinfo").read_text()
     result = timed(
+        box,
         "write outside",
         f"""
         import os
-        target = "{host_dir}/keep.txt"
-        attempts = [
-            lambda: open(target, "a").write("pwned"),
-            lambda: open(target, "w").write("pwned"),
-            lambda: os.chmod(target, 0o777),
-            lambda: os.unlink(target),
-            lambda: open("{host_dir}/new.txt", "w").write("pwned"),
-            lambda: os.rename(target, "{host_dir}/moved.txt"),
-            lambda: os.setuid(0),
-        ]
+        attempts = [lambda: os.setuid(0)]
+        for folder in {[str(f) for f in host_dirs]!r}:
+            target = folder + "/keep.txt"
+            attempts += [
+                lambda: open(target, "a").write("pwned"),
+                lambda: open(target, "w").write("pwned"),
+                lambda: os.chmod(target, 0o777),
+                lambda: os.unlink(target),
+                lambda: open(folder + "/new.txt", "w").write("pwned"),
+                lambda: os.rename(target, folder + "/moved.txt"),
+            ]
         for attempt in attempts:
             try:
                 attempt()
@@ -324,8 +353,8 @@ def test_writing_outside_its_folder_changes_nothing(host_dir):
     )
     assert result.status == "passed", result
     assert "DONE" not in result.stdout
-    assert result.stdout.count("denied") == 7
-    assert snapshot(host_dir) == before
+    assert result.stdout.count("denied") == 1 + 6 * len(host_dirs)
+    assert [snapshot(folder) for folder in host_dirs] == before
     assert not Path(f"/tmp/{escape}").exists()
     assert not Path(f"/dev/shm/{escape}").exists()
     assert Path("/proc/self/mountinfo").read_text() == mounts  # no mount leaked to the host
@@ -351,49 +380,50 @@ g["system"](g["sys"].executable + " net.py")
 """
 
 
-def test_escape_through_subclasses_is_held_by_the_os(canary, host_dir, listener):
+def test_escape_through_subclasses_is_held_by_the_os(box, canary, host_dirs, listener):
     """The code reaches os.system and os.popen through object.__subclasses__(); it runs,
     but the network, the environment and the host's files are still out of reach."""
     port, accepted = listener
+    host_dir = host_dirs[1]  # the one outside the home folder: visible, read-only
     before = snapshot(host_dir)
     code = ESCAPE.replace("HOST", str(host_dir)).replace("PORT", str(port))
-    result = timed("__subclasses__ escape", code)
+    result = timed(box, "__subclasses__ escape", code)
     out = result.stdout + result.stderr
     assert "SHELL" in out and "write-denied" in out and "net-denied" in out, out
     assert canary not in out
     assert "CONNECTED" not in out
     assert len(accepted) == 0
     assert snapshot(host_dir) == before
-    assert survivors(result) == []
+    assert left(box, result) == []
 
 
-def test_cpu_limit_kills_a_busy_loop_before_the_wall_clock():
-    result = timed("CPU limit (1 s)", "while True: pass", timeout=5, cpu_seconds=1)
-    assert result.status == "killed"
+def test_cpu_limit_kills_a_busy_loop_before_the_wall_clock(box):
+    """Killed (not timed out) means the CPU limit came first. At nice 0: on a loaded
+    machine a nice 10 loop may not get a second of CPU in five seconds."""
+    code = "while True: pass"
+    result = timed(box, "CPU limit (1 s)", code, timeout=10, cpu_seconds=1, nice=0)
+    assert result.status == "killed", result
     assert result.signal in ("SIGXCPU", "SIGKILL")
-    assert result.duration_s < 4
+    assert result.cpu_s is not None and 0.9 < result.cpu_s < 2.5
 
 
-def test_a_crash_is_reported_as_killed():
-    result = timed("segfault", "import ctypes; ctypes.string_at(0)")
+def test_a_crash_is_reported_as_killed(box):
+    result = timed(box, "segfault", "import ctypes; ctypes.string_at(0)")
     assert result.status == "killed"
     assert result.signal == "SIGSEGV"
 
 
-def test_output_flood_is_capped():
-    result = timed("output flood", "while True: print('x' * 1000)", output_bytes=4096)
+def test_output_flood_is_capped(box):
+    result = timed(box, "output flood", "while True: print('x' * 1000)", output_bytes=4096)
     assert result.status == "timeout"
     assert len(result.stdout) <= 4096
     assert result.stdout_bytes > 100_000
 
 
-def test_the_sandbox_dies_with_workbench():
+def test_the_sandbox_dies_with_workbench(box):
     """workbench killed with SIGKILL mid-run: the sandbox's processes go too."""
     needle = f"wb-orphan-{secrets.token_hex(4)}"
-    code = f"import os; os.execv('/bin/sleep', ['{needle}', '60'])"
-    script = f"from workbench.checks.sandbox import run_python; run_python({code!r}, timeout=60)"
-    root = str(Path(__file__).resolve().parents[3])
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=root)
+    parent = box.spawn(f"import os; os.execv('/bin/sleep', ['{needle}', '60'])", timeout=60)
     deadline = time.monotonic() + 10
     while not survivors(needle=needle) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -401,74 +431,12 @@ def test_the_sandbox_dies_with_workbench():
     parent.kill()
     parent.wait()
     killed = time.monotonic()
-    while survivors(needle=needle) and time.monotonic() < killed + 2:
+    # Dead means not running: a zombie is gone but for its pid, which the host's init
+    # reaps in its own time (the final check gives it a few seconds).
+    while time.monotonic() < killed + 2:
+        running = survivors(needle=needle, zombie_grace=0, uid=box.account_uid)
+        if all(" Z " in line for line in running):
+            break
         time.sleep(0.02)
-    record("workbench killed (dies within)", 0.5, time.monotonic() - killed)
-    assert survivors(needle=needle) == []
-
-
-# --- basic isolation (no namespaces): the fallback for machines without root ----------
-
-
-def test_basic_isolation_as_root_drops_to_its_own_uid():
-    result = timed(
-        "basic: plain",
-        "import os; print(os.getuid(), sorted(os.environ))",
-        isolation="basic",
-        python=SYSTEM_PYTHON,
-    )
-    assert result.status == "passed", result
-    assert result.isolation == "basic"
-    uid = int(result.stdout.split()[0])
-    assert uid == result.uid and uid > 1_000_000
-
-
-def test_basic_isolation_kills_a_grandchild_that_left_the_group():
-    needle = f"wb-basic-{secrets.token_hex(4)}"
-    result = timed(
-        "basic: grandchild",
-        GRANDCHILD.format(needle=needle, tail=""),
-        isolation="basic",
-        python=SYSTEM_PYTHON,
-    )
-    assert result.status == "passed", result
-    assert result.leftovers_killed >= 1  # found by its uid, outside the group
-    assert survivors(result, needle) == []
-
-
-def test_basic_isolation_stops_an_infinite_loop():
-    result = timed("basic: loop", "while True: pass", isolation="basic", python=SYSTEM_PYTHON)
-    assert result.status == "timeout"
-    assert survivors(result) == []
-
-
-def test_basic_isolation_without_root_finds_escapers_by_marker(tmp_path: Path):
-    """As an unprivileged user (nobody): the marker scan finds the setsid grandchild."""
-    needle = f"wb-nonroot-{secrets.token_hex(4)}"
-    root = str(Path(__file__).resolve().parents[3])
-    code = GRANDCHILD.format(needle=needle, tail="")
-    script = (
-        f"import sys, time; sys.path.insert(0, {root!r})\n"
-        "from workbench.checks.sandbox import run_python\n"
-        "started = time.monotonic()\n"
-        f"r = run_python({code!r}, timeout={TIMEOUT})\n"
-        "print(r.status, r.isolation, r.uid, r.leftovers_killed, time.monotonic() - started)\n"
-    )
-    tmp_path.chmod(0o777)
-    done = subprocess.run(
-        [SYSTEM_PYTHON, "-I", "-c", script],
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    status, isolation, uid, killed, elapsed = done.stdout.split()
-    record("basic, non-root: grandchild", TIMEOUT, float(elapsed))
-    assert (status, isolation, uid) == ("passed", "basic", "None")
-    assert int(killed) >= 1
-    assert survivors(needle=needle) == []
+    record(f"{box.name} workbench killed (dies within)", 0.5, time.monotonic() - killed)
+    assert left(box, needle=needle) == []
