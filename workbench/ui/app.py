@@ -168,6 +168,13 @@ class WorkbenchApp(App[int]):
         if not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen())
 
+    def action_suite_results(self) -> None:
+        """Open the suite results: models × tasks of the saved suites (issue 14)."""
+        from workbench.ui.screens.suite_results import SuiteResultsScreen
+
+        if not isinstance(self.screen, SuiteResultsScreen):
+            self.push_screen(SuiteResultsScreen())
+
     def action_rating_queue(self) -> None:
         """Walk through the sessions not rated yet (issue 5)."""
         from workbench.ui.screens.queue import RatingQueueScreen

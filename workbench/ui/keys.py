@@ -313,6 +313,8 @@ ACTIONS += (
 # keys run on the screen that holds the pane ("screen.…"): compare, battle, queue, or
 # any screen that mixes in workbench.ui.rater.Rater.
 SCOPES += ("battle", "queue", "leaderboard")
+#: Suite results (issue 14): models × tasks of a saved suite such as HumanEval.
+SCOPES += ("suite",)
 _GROUPS["score"] = Binding.Group("Score", compact=True)
 _GROUPS["vote"] = Binding.Group("Vote", compact=True)
 ACTIONS += tuple(
@@ -410,6 +412,20 @@ ACTIONS += (
     ),
     Action("leaderboard_refresh", "r", "refresh", "Refresh", "Fit the votes again", "leaderboard"),
     Action("leaderboard_close", "escape", "close", "Back", "Leave the leaderboard", "leaderboard"),
+    Action(
+        "suite_results",
+        "shift+f6",
+        "suite_results",
+        "Suites",
+        "Suite results (HumanEval): models × tasks, run or resume a suite",
+        "app",
+        show=False,
+    ),
+    Action("suite_open", "enter", "open_task", "Open", "The task's answers side by side", "suite"),
+    Action("suite_run", "r", "run_suite", "Run", "Run the suite; saved answers are kept", "suite"),
+    Action("suite_stop", "x", "stop", "Stop", "Stop after the answers in flight", "suite"),
+    Action("suite_next", "s", "next_suite", "Next suite", "Show the next saved suite", "suite"),
+    Action("suite_close", "escape", "close", "Back", "Leave the suite results", "suite"),
 )
 
 ACTION_IDS = tuple(action.id for action in ACTIONS)

@@ -143,6 +143,8 @@ class SessionView(Rater, PaneHost):
             await pane.begin_turn(run, None, self.session.schedule)
             pane.apply(Delta(run.model, run.text, 0.0))
             pane.apply(final_event(run))
+            if isinstance(run.info.get("check"), dict):
+                pane.show_check(run.info["check"])  # a checked answer's verdict (suites)
 
     async def _frame(self) -> None:
         now = time.monotonic()
