@@ -113,6 +113,8 @@ class CheckResult:
                 stdout=box.stdout[-2000:],
                 stderr=box.stderr[-2000:],
             )
+            if box.isolation_note:  # a weaker isolation than the namespaces: why, and the fix
+                data["isolation_note"] = box.isolation_note
         return data
 
 

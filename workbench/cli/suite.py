@@ -20,6 +20,7 @@ from rich.table import Table
 
 from workbench.checks.humaneval import PROTOCOLS
 from workbench.checks.samples import samples_problem
+from workbench.checks.sandbox import isolation_report
 from workbench.checks.suite import MODES, Task, load_suite
 from workbench.checks.suite_report import SuiteReport
 from workbench.checks.suite_run import SuiteHooks, SuiteRun, SuiteSettings
@@ -181,6 +182,8 @@ def print_report(console: Console, report: SuiteReport, failures: bool = True) -
         f"sandbox isolation: {isolation}.",
         highlight=False,
     )
+    if report.isolation - {"namespaces", "bwrap"}:  # weaker than the namespaces: say why
+        console.print(escape(isolation_report().note), highlight=False)
 
 
 def add_parsers(commands, common) -> None:

@@ -7,6 +7,7 @@ import json
 
 from sandbox_helpers import needs_linux
 
+from workbench.checks import sandbox as sandbox_module
 from workbench.checks.codecheck import Tests, check_answer, solution_code
 from workbench.checks.tracebacks import parse_traceback
 
@@ -164,6 +165,31 @@ def test_result_fits_in_a_session():
     assert data["status"] == "failed" and data["passed"] is False
     assert data["source_line"] == "assert add(1, 2) == 3"
     assert data["where"] == "tests.py:1"
+    assert data["isolation"] == "namespaces" and "isolation_note" not in data
+
+
+def test_a_check_in_a_weaker_isolation_carries_why(monkeypatch):
+    """Forced to basic by the setting: the session's check says so (with no hint to
+    give: it was asked for) and what it is; auto would add the reason and the hint."""
+    from workbench.checks import sandbox
+
+    monkeypatch.setattr(sandbox, "_REPORT", None)
+    monkeypatch.setenv("WORKBENCH_ISOLATION", "basic")
+    monkeypatch.setattr(sandbox, "_try", lambda mode, platform: "")
+    report = sandbox.isolation_report()
+    assert (report.mode, report.forced, report.note) == ("basic", True, "")
+    monkeypatch.setattr(
+        sandbox, "_REPORT", sandbox.IsolationReport("basic", "Because.", "Do this.", "linux")
+    )
+    monkeypatch.setattr(sandbox, "_run", lambda mode, note, *rest: _fake_result(mode, note))
+    data = check_answer(ADD, "chat", "assert add(1, 2) == 3").to_dict()
+    assert (data["isolation"], data["isolation_note"]) == ("basic", "Because. Do this.")
+
+
+def _fake_result(mode: str, note: str) -> sandbox_module.SandboxResult:
+    return sandbox_module.SandboxResult(
+        "passed", 0, None, "", "", 0, 0, 0.1, isolation=mode, isolation_note=note
+    )
 
 
 # --- traceback parsing ------------------------------------------------------------------
