@@ -214,6 +214,9 @@ class Model:
             os.kill(os.getpid(), signal.SIGSEGV)
         token = llm.token_bos() if llm.token_bos() != -1 else llm.token_eos()
         llm.eval([max(token, 0)])
+        # Wait for it: llama.cpp counts queued tokens into its perf counters only at a
+        # synchronize, so an unsynchronized warm-up would count in the first prompt's.
+        llama_cpp.llama_synchronize(llm.ctx)
         # As llama-server: the next prompt starts from an empty KV cache at position 0.
         llm.reset()
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
