@@ -7,7 +7,11 @@ frame, a ``usage`` frame and ``data: [DONE]``. Connections are kept alive.
 It runs in a process of its own so that its CPU time is never counted as the
 client's. Prints ``PORT <n>`` on its first line once it listens.
 
-    python bench/_sse_server.py [--port 0]
+With ``--pace-ms M`` each token waits M ms, as a model would; with ``--timings``
+the usage frame carries llama-server's ``timings`` (the server's own time from the
+request to the last token), for bench/grid_overhead.py.
+
+    python bench/_sse_server.py [--port 0] [--pace-ms 2 --timings]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 
 MODEL = "bench-model"
 WORDS = ["def", " merge", "(left", ",", " right", "):", "\n   ", " result", " =", " []", "\n"]
@@ -64,6 +69,9 @@ def frames(count: int, chat: bool) -> list[bytes]:
 _CACHE: dict[tuple[int, bool], list[bytes]] = {}
 #: Frames written before the next stream takes its turn (set by --burst).
 BURST = 1
+#: Seconds each token waits (--pace-ms), and whether usage carries ``timings`` (--timings).
+PACE_S = 0.0
+TIMINGS = False
 
 STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
@@ -105,6 +113,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             chunks = _CACHE.get((count, chat))
             if chunks is None:
                 chunks = _CACHE[(count, chat)] = frames(count, chat)
+            if PACE_S or TIMINGS:
+                await paced(writer, chunks, count, chat)
+                continue
             writer.write(STREAM_HEAD)
             for index, chunk in enumerate(chunks):
                 writer.write(chunk)
@@ -118,6 +129,34 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         writer.close()
 
 
+async def paced(writer: asyncio.StreamWriter, chunks: list[bytes], count: int, chat: bool) -> None:
+    """One answer at ``PACE_S`` per token, its usage frame with the server's own timings."""
+    start = time.perf_counter()
+    writer.write(STREAM_HEAD)
+    first = None
+    for chunk in chunks[:count]:
+        if PACE_S:
+            await asyncio.sleep(PACE_S)
+        writer.write(chunk)
+        await writer.drain()
+        first = first or time.perf_counter()
+    writer.write(chunks[count])  # the finish frame
+    end = time.perf_counter()
+    usage = {"prompt_tokens": 12, "completion_tokens": count, "total_tokens": 12 + count}
+    frame = {"id": "chatcmpl-bench", "created": 0, "model": MODEL, "choices": [], "usage": usage}
+    frame["object"] = "chat.completion.chunk" if chat else "text_completion"
+    if TIMINGS:
+        frame["timings"] = {
+            "prompt_n": 12,
+            "prompt_ms": ((first or end) - start) * 1000,
+            "predicted_n": count,
+            "predicted_ms": (end - (first or end)) * 1000,
+        }
+    writer.write(_chunk(_event(frame)))
+    writer.write(chunks[-2] + chunks[-1])  # [DONE] and the end of the chunked body
+    await writer.drain()
+
+
 async def serve(port: int) -> None:
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=128)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
@@ -129,9 +168,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--burst", type=int, default=1, help="frames per turn of a stream")
+    parser.add_argument("--pace-ms", type=float, default=0.0, help="ms each token waits")
+    parser.add_argument("--timings", action="store_true", help="llama-server timings in usage")
     args = parser.parse_args()
-    global BURST
+    global BURST, PACE_S, TIMINGS
     BURST = max(1, args.burst)
+    PACE_S, TIMINGS = args.pace_ms / 1000, args.timings
     asyncio.run(serve(args.port))
 
 

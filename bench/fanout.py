@@ -42,15 +42,15 @@ PROMPT = "Write a function that merges two sorted lists."
 class Server:
     """The SSE server in a child process; stopped (only that process) on exit."""
 
-    def __init__(self, burst: int) -> None:
-        self.burst = burst
+    def __init__(self, burst: int, *options: str) -> None:
+        self.burst, self.options = burst, options
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
     def __enter__(self) -> Server:
         script = Path(__file__).with_name("_sse_server.py")
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), "--port", "0", "--burst", str(self.burst)],
+            [sys.executable, str(script), "--port", "0", "--burst", str(self.burst), *self.options],
             stdout=subprocess.PIPE,
             text=True,
         )

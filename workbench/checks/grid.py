@@ -2,7 +2,7 @@
 
 Each (prompt, settings point, repeat) is one session with every model in it (so the
 schedule applies as in ``workbench run``), tagged ``grid:<name>``, ``prompt:<name>``,
-``cell:<key>`` and ``repeat:<i>``. Answers are checked when their session ends
+``cell:<key>``, ``settings:<label>`` and ``repeat:<i>``. Answers are checked when their session ends
 (tests in the sandbox, then each check), the results kept in each run's ``info``.
 
 Resume: before a session runs, the store is asked for the grid's sessions with the
@@ -197,7 +197,10 @@ async def _run_one(
         f"grid:{grid.name}",
         f"prompt:{prompt.name}",
         f"cell:{grid.cell_key(prompt, combo)}",
+        f"settings:{combo.label}",
         f"repeat:{repeat + 1}",
+        # Where the cell stands in the grid: the view's rows and columns keep the file's order.
+        f"grid-at:{grid.prompts.index(prompt)}/{grid.combos.index(combo)}",
     ]
     await run_comparison(
         runner, store, specs, request, schedule=schedule, listener=listener, recorder=recorder

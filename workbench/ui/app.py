@@ -60,6 +60,8 @@ class WorkbenchApp(App[int]):
         #: Scan the disk for GGUF files to add to the picker (off in tests: not reproducible).
         self.discover = not test_mode if discover is None else discover
         self.save_dir = save_dir or Path.cwd()
+        #: How answer panes share the screen ([ui] layout; the layout key cycles it).
+        self.pane_layout = config.layout
         self._problems: list[tuple[str, str]] = []
         self._errors = list(startup_errors)
         if state_problem:
@@ -174,6 +176,13 @@ class WorkbenchApp(App[int]):
 
         if not isinstance(self.screen, SuiteResultsScreen):
             self.push_screen(SuiteResultsScreen())
+
+    def action_grids(self) -> None:
+        """Open the grid results: prompts × models × settings of the saved grids (issue 18)."""
+        from workbench.ui.screens.grid import GridScreen
+
+        if not isinstance(self.screen, GridScreen):
+            self.push_screen(GridScreen())
 
     def action_rating_queue(self) -> None:
         """Walk through the sessions not rated yet (issue 5)."""

@@ -116,7 +116,30 @@ ACTIONS: tuple[Action, ...] = (
         show=False,
     ),
     Action("focus_panes", "f5", "focus_area('panes')", "Answers", "Go to the answer panes"),
+    Action(
+        "sidebar",
+        "ctrl+backslash",
+        "toggle_sidebar",
+        "Sidebar",
+        "Fold the sidebar (models, settings, tests) away, or bring it back",
+    ),
+    Action(
+        "layout",
+        "ctrl+r",
+        "cycle_layout",
+        "Layout",
+        "Arrange the panes: auto → side by side → stacked (pages when they do not fit)",
+        show=False,
+    ),
     Action("zoom", "z", "zoom", "Zoom", "Zoom this pane to the full width, and back", "pane"),
+    Action(
+        "details",
+        "i",
+        "details",
+        "Details",
+        "Show every figure of this pane (a narrow pane shows one line)",
+        "pane",
+    ),
     Action("cancel", "x", "cancel", "Cancel", "Cancel this model's run", "pane"),
     Action(
         "thinking",
@@ -315,6 +338,8 @@ ACTIONS += (
 SCOPES += ("battle", "queue", "leaderboard")
 #: Suite results (issue 14): models × tasks of a saved suite such as HumanEval.
 SCOPES += ("suite",)
+#: Grid results (issue 18): prompts × models × settings of a saved grid.
+SCOPES += ("grid",)
 _GROUPS["score"] = Binding.Group("Score", compact=True)
 _GROUPS["vote"] = Binding.Group("Vote", compact=True)
 ACTIONS += tuple(
@@ -426,6 +451,19 @@ ACTIONS += (
     Action("suite_stop", "x", "stop", "Stop", "Stop after the answers in flight", "suite"),
     Action("suite_next", "s", "next_suite", "Next suite", "Show the next saved suite", "suite"),
     Action("suite_close", "escape", "close", "Back", "Leave the suite results", "suite"),
+    Action(
+        "grids",
+        "shift+f12",
+        "grids",
+        "Grids",
+        "Grid results: prompts × models × settings, checks and speed per cell",
+        "app",
+        show=False,
+    ),
+    Action("grid_open", "enter", "open_cell", "Open", "The cell's answers side by side", "grid"),
+    Action("grid_repeat", "n", "next_repeat", "Next repeat", "The cell's next repeat", "grid"),
+    Action("grid_next", "s", "next_grid", "Next grid", "Show the next saved grid", "grid"),
+    Action("grid_close", "escape", "close", "Back", "Leave the grid results", "grid"),
 )
 
 ACTION_IDS = tuple(action.id for action in ACTIONS)
@@ -475,6 +513,7 @@ def key_label(key: str) -> str:
         "right_square_bracket": "]",
         "slash": "/",
         "escape": "esc",
+        "backslash": "\\",
         "up": "↑",
         "down": "↓",
         "left": "←",
