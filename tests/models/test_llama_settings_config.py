@@ -139,3 +139,20 @@ def test_a_bad_default_is_an_error_in_defaults() -> None:
         parse_config('[defaults]\nschedule = "parallel"\ncache_type_k = "f8"\n', "/p/w.toml")
     assert info.value.line == 3
     assert "KV cache type" in str(info.value)
+
+
+def test_paths_and_discovered_files_load_with_the_defaults(tmp_path, monkeypatch) -> None:
+    from gguf_files import write_gguf
+
+    from workbench.models.selection import resolve
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real caches in discovery
+    for name in ("HF_HOME", "HF_HUB_CACHE", "LLAMA_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "models").mkdir()
+    text = '[defaults]\nrepack = false\nn_batch = 512\n[discovery]\nfolders = ["models"]\n'
+    config = parse_config(text, str(tmp_path / "workbench.toml"))
+    path = write_gguf(tmp_path / "Tiny.Q4_K_M.gguf", name="tiny")
+    write_gguf(tmp_path / "models" / "found.Q4_K_M.gguf")
+    specs = resolve(config, [str(path), "found.Q4_K_M"])
+    assert [spec.llama for spec in specs] == [LlamaSettings(repack=False, n_batch=512)] * 2

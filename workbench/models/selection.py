@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from workbench.errors import UsageError
@@ -29,7 +30,13 @@ def resolve(config: Config, names: Sequence[str]) -> list[ModelSpec]:
         elif name.lower().endswith(".gguf") and Path(name).expanduser().is_file():
             path = Path(name).expanduser().resolve()
             specs.append(
-                ModelSpec(name=path.stem, backend="llamacpp", path=str(path), origin="path")
+                ModelSpec(
+                    name=path.stem,
+                    backend="llamacpp",
+                    path=str(path),
+                    origin="path",
+                    llama=config.llama,  # [defaults]' llama.cpp settings
+                )
             )
         else:
             specs.append(None)  # type: ignore[arg-type]  # filled in below
@@ -50,7 +57,8 @@ def discovered(config: Config) -> dict[str, ModelSpec]:
 
     base = config.path.parent if config.path else None
     found = discover(config.discovery_folders, base=base, taken=[m.name for m in config.models])
-    return {spec.name: spec for spec in found.specs}
+    # A found GGUF loads with [defaults]' llama.cpp settings, as a configured one would.
+    return {spec.name: replace(spec, llama=config.llama) for spec in found.specs}
 
 
 def _unknown(name: str, known: list[str]) -> UsageError:
