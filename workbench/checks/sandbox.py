@@ -225,8 +225,9 @@ def _run(mode, note, files, limits, timeout, output_bytes, python) -> SandboxRes
     if mode == "sandbox-exec":
         argv = [modes.SANDBOX_EXEC, "-p", modes.seatbelt_profile(workdir), *argv]
     package_root = str(Path(__file__).resolve().parents[2])
-    prefix = os.path.realpath(sys.base_prefix) if python is None else os.path.dirname(interpreter)
-    keep = sorted({prefix, os.path.dirname(interpreter)})
+    # Shown even under a hidden folder: the code's interpreter and our own (init runs it).
+    own = os.path.realpath(sys.base_prefix)
+    keep = sorted({own, os.path.dirname(interpreter)})
     spec: dict[str, Any] = {
         "parent": os.getpid(),
         "isolation": mode,

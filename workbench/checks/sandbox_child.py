@@ -39,6 +39,8 @@ def bootstrap() -> None:
         libc.prctl(mounts.PR_SET_PDEATHSIG, signal.SIGKILL)  # workbench gone: the sandbox too
     if os.getppid() != spec["parent"]:
         os._exit(1)
+    import resource  # noqa: F401  (now: the code's process needs it once the mounts hide it)
+
     # Counted before any namespace: what RLIMIT_NPROC sees where it counts all of them.
     spec["host_tasks"] = _tasks_of(os.getuid()) if spec["uid"] is None else 0
     mode = spec["isolation"]
