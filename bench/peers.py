@@ -323,6 +323,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--prompt", default=PROMPT)
     parser.add_argument("--tokens", type=int, default=128, help="the answer's length, every side")
+    parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the cold warm-up round (the smoke test: figures then include a cold disk)",
+    )
     args = parser.parse_args()
     path = smollm2_path()
     tokens = Tokens(path)
@@ -364,7 +369,7 @@ def main() -> None:
             n = tokens.count(text)
             return count(kind, text, wall, decode_rate(n, stamps), {})
 
-        for kind in cold:  # warm-up: page cache, .pyc files
+        for kind in [] if args.no_warmup else cold:  # warm-up: page cache, .pyc files
             measure_cold(kind)
         for index in range(args.rounds):
             shift = index % len(cold)
