@@ -144,3 +144,16 @@ def test_lock_files_are_private_to_the_user(tmp_path: Path):
     with session_lock(tmp_path, "s2"):
         mode = os.stat(lock_path(tmp_path, "s2")).st_mode & 0o777
     assert mode & 0o077 == 0
+
+
+def test_listing_sweeps_lock_files_left_by_earlier_versions_but_not_a_held_one(
+    tmp_sessions: SessionStore,
+):
+    first, second = saved_session(tmp_sessions), saved_session(tmp_sessions)
+    for session in (first, second):
+        lock_path(tmp_sessions.root, session.id).write_text("")  # as earlier versions left them
+    with session_lock(tmp_sessions.root, second.id):
+        summaries, errors = tmp_sessions.list()
+        assert hidden_files(tmp_sessions.root) == [f".{second.id}.lock"]  # held: kept
+    assert len(summaries) == 2 and errors == []
+    assert hidden_files(tmp_sessions.root) == []  # its holder removed it

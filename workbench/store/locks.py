@@ -56,6 +56,30 @@ def session_lock(folder: Path, session_id: str) -> Iterator[None]:
                 os.unlink(path)
 
 
+def remove_if_free(path: Path) -> bool:
+    """Remove a lock file nobody holds (one left by an earlier workbench, which kept
+    them); True when it was removed. Never waits."""
+    from filelock import lock_descriptor, unlock_descriptor
+
+    try:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return False
+    try:
+        if not lock_descriptor(fd, blocking=False):
+            return False  # held: its holder removes it
+        try:
+            if _names(path, fd):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    return True
+            return False
+        finally:
+            unlock_descriptor(fd)
+    finally:
+        os.close(fd)
+
+
 def _names(path: Path, fd: int) -> bool:
     """Does ``path`` still name the file open as ``fd``?"""
     try:

@@ -32,7 +32,7 @@ from workbench.core.record import ModelRun
 from workbench.errors import SessionError, UsageError
 from workbench.models.machine import session_facts
 from workbench.models.request import Request
-from workbench.store.locks import session_lock
+from workbench.store.locks import remove_if_free, session_lock
 
 SCHEMA_VERSION = 1
 INDEX_NAME = ".index.json"
@@ -545,7 +545,8 @@ class SessionStore:
         return summaries, errors
 
     def _sweep_temporaries(self) -> None:
-        """Remove the temporary files of saves whose writer died before its rename."""
+        """Remove the temporary files of saves whose writer died before its rename, and
+        the lock files earlier versions left behind (when nobody holds them)."""
         if not self.root.is_dir():
             return
         old = time.time() - STALE_TEMPORARY_S
@@ -555,6 +556,8 @@ class SessionStore:
                     with contextlib.suppress(OSError):
                         if entry.stat().st_mtime < old:
                             os.unlink(entry.path)
+                elif entry.name.startswith(".") and entry.name.endswith(".lock"):
+                    remove_if_free(Path(entry.path))
 
     def _read_index(self, path: Path) -> dict[str, dict[str, Any]]:
         """The index's entries, or nothing when it is missing, stale or broken."""
