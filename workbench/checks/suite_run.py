@@ -149,7 +149,8 @@ class SuiteRun:
                 self.report.protocols[spec.name] = resolve_protocol(settings.protocol, spec)
 
     def stop(self) -> None:
-        """Stop after the answers being generated now (they are saved and checked)."""
+        """Stop now: the answers being generated are cancelled (a later run asks for
+        them again); everything saved before stays."""
         self._stopped = True
         self.report.stopped = True
         self._cancel = asyncio.ensure_future(self.runner.cancel())

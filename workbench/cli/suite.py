@@ -77,9 +77,16 @@ async def _run(args, suite, specs, store, settings, config, err) -> SuiteReport:
     for model, (protocol, why) in run.report.protocols.items():
         err.print(f"  {escape(model)}: {protocol} protocol ({escape(why)})", highlight=False)
     loop = asyncio.get_running_loop()
-    # Ctrl-C stops after the answers in flight: they are saved, and a rerun resumes.
+
+    def interrupted() -> None:
+        # The first Ctrl-C stops the suite (what is saved stays, a rerun resumes);
+        # a second one interrupts as usual.
+        err.print("Stopping: the answers in flight are cancelled; the saved ones stay.")
+        run.stop()
+        loop.remove_signal_handler(signal.SIGINT)
+
     with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, run.stop)
+        loop.add_signal_handler(signal.SIGINT, interrupted)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -8,7 +8,8 @@ opens the task's session in the saved-session view: the models' answers side by
 side, each with its check line, and the diff key there compares them. **r** runs
 the suite on its models, resuming from the saved answers (the settings are the
 command line's defaults: greedy pass@1, protocol auto), with a progress bar, ETA
-and live pass counts; **x** stops after the answers in flight.
+and live pass counts; **x** stops it (the answers in flight are asked again by the
+next run).
 """
 
 from __future__ import annotations
@@ -222,10 +223,10 @@ class SuiteResultsScreen(Screen[None]):
             self.reload()
 
     def action_stop(self) -> None:
-        """Stop the suite after the answers in flight (a later run resumes)."""
+        """Stop the suite now (a later run resumes; the answers in flight are asked again)."""
         if self.suite_run is not None:
             self.suite_run.stop()
-            self.notify("Stopping after the answers in flight…", timeout=3)
+            self.notify("Stopped: r resumes from the saved answers.", timeout=3)
 
     def action_close(self) -> None:
         if self.suite_run is not None:
