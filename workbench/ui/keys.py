@@ -448,7 +448,7 @@ ACTIONS += (
     ),
     Action("suite_open", "enter", "open_task", "Open", "The task's answers side by side", "suite"),
     Action("suite_run", "r", "run_suite", "Run", "Run the suite; saved answers are kept", "suite"),
-    Action("suite_stop", "x", "stop", "Stop", "Stop after the answers in flight", "suite"),
+    Action("suite_stop", "x", "stop", "Stop", "Stop the suite (r resumes it)", "suite"),
     Action("suite_next", "s", "next_suite", "Next suite", "Show the next saved suite", "suite"),
     Action("suite_close", "escape", "close", "Back", "Leave the suite results", "suite"),
     Action(
