@@ -113,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="skip warming up `workbench run` (smoke test)"
+    )
     args = parser.parse_args()
     import tempfile
 
@@ -132,7 +135,8 @@ def main() -> None:
     bare_rates, bare_ttft, wb_rates, wb_ttft, agreement = [], [], [], [], []
     clients: list[dict] = []
     with tempfile.TemporaryDirectory() as sessions:
-        workbench_round(8, sessions, threads)  # warm the page cache and Python's imports
+        if not args.no_warmup:
+            workbench_round(8, sessions, threads)  # warm the page cache and Python's imports
         bare_round(llm, 8, threads)  # and the bare context's first decode (its buffers)
         loop.run_until_complete(client_round(runner, spec, 8))  # loads the worker
         for _ in range(args.rounds):

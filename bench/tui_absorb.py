@@ -434,9 +434,9 @@ async def main_async(args: argparse.Namespace) -> None:
     # Sessions go to the real disk (the temporary folder's; not a RAM disk when it is /tmp
     # on a disk), so an fsync costs what it costs a user.
     with tempfile.TemporaryDirectory() as tmp:
-        # Warm-up: imports, stylesheets, the first Markdown render.
-        await headless_round(specs, min(tokens, 200))
-        await app_round(specs, min(tokens, 200), args, Path(tmp) / "warm")
+        if not args.no_warmup:  # imports, stylesheets, the first render
+            await headless_round(specs, min(tokens, 200))
+            await app_round(specs, min(tokens, 200), args, Path(tmp) / "warm")
         kinds = ["headless", "app", "on-loop"]
         for index in range(args.rounds):
             # Each round starts with another kind, so none always runs first.
@@ -506,6 +506,9 @@ def main() -> None:
     parser.add_argument("--size", default="200x50")
     parser.add_argument("--press-every-ms", type=float, default=100.0)
     parser.add_argument("--idle-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="skip the warm-up rounds (smoke test)"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
