@@ -109,3 +109,41 @@ def test_a_candidate_that_mutates_its_input_cannot_change_the_reference(tmp_path
     program = answer_program("completion", loaded.prompt, loaded.entry_point, body)
     result = check_program(program.solution, loaded.tests.program(), timeout=10)
     assert not result.passed and "expected 1" in result.message
+
+
+def test_an_evalplus_suite_reports_base_and_plus_apart(tmp_path, tmp_sessions, monkeypatch):
+    import asyncio
+
+    from rich.console import Console
+
+    from workbench.checks.suite_run import SuiteRun, SuiteSettings
+    from workbench.cli.suite import print_report
+    from workbench.core.runner import Runner
+    from workbench.models.backends import base
+    from workbench.models.backends.scripted import ScriptedBackend
+    from workbench.models.config import ModelSpec
+
+    bodies = {"exact": "    return x / 2\n", "nonneg": "    return x / 2 if x >= 0 else 0\n"}
+    monkeypatch.setattr(base, "_FACTORIES", dict(base._FACTORIES))
+    base.register_backend("bodies", lambda spec: ScriptedBackend(spec, bodies[spec.name]))
+    path = tmp_path / "plus.jsonl"
+    path.write_text(json.dumps(PLUS_TASK) + "\n", encoding="utf-8")
+    specs = [ModelSpec(name=name, backend="bodies", origin="test") for name in bodies]
+
+    async def go():
+        runner = Runner(cores=2)
+        try:
+            settings = SuiteSettings(protocol="completion")
+            return await SuiteRun(load_suite(path), specs, runner, tmp_sessions, settings).run()
+        finally:
+            await runner.pool.close()
+
+    report = asyncio.run(go())
+    assert report.pass_at("exact", 1) == 1.0 and report.pass_at("exact", 1, base=True) == 1.0
+    assert report.pass_at("nonneg", 1) == 0.0 and report.pass_at("nonneg", 1, base=True) == 1.0
+    data = report.summary("nonneg")
+    assert data["base_pass_at"] == {"1": 1.0} and data["pass_at"] == {"1": 0.0}
+    console = Console(record=True, width=160)
+    print_report(console, report)
+    text = console.export_text()
+    assert "base pass@1" in text and "plus input 0" in text
