@@ -72,8 +72,12 @@ class SuiteHooks:
     def started(self, report: SuiteReport, total: int, reused: int) -> None:
         """The run knows how many answers it holds in all and how many were saved."""
 
-    def answered(self, report: SuiteReport, model: str, task: Task, check: dict) -> None:
-        """One answer was checked (or taken from a saved session)."""
+    def answered(
+        self, report: SuiteReport, model: str, task: Task, check: dict, saved: bool = False
+    ) -> None:
+        """One answer was checked, or (``saved``) taken from a saved session: those are
+        counted in ``started``'s ``reused`` already, so a progress bar does not advance
+        (its ETA would take them for fast answers)."""
 
     def session(self, report: SuiteReport, task: Task, index: int, path: str) -> None:
         """A task's sample was saved as a session."""
@@ -193,7 +197,7 @@ class SuiteRun:
                     todo.append(spec)
                     continue
                 run, path = found
-                self._count(task, run)
+                self._count(task, run, saved=True)
                 report.reused += 1
                 if path not in report.sessions:
                     report.sessions.append(path)
@@ -201,12 +205,12 @@ class SuiteRun:
                 await self._ask(task, index, todo, requests, keys)
         return report
 
-    def _count(self, task: Task, run: ModelRun) -> None:
+    def _count(self, task: Task, run: ModelRun, saved: bool = False) -> None:
         check = run.info["check"]
         self.report.add(run.model, task.id, run.info["suite"].get("solution", ""), check)
         if check.get("isolation"):
             self.report.isolation.add(check["isolation"])
-        self.hooks.answered(self.report, run.model, task, check)
+        self.hooks.answered(self.report, run.model, task, check, saved)
 
     async def _ask(self, task, index, specs, requests, keys) -> None:
         report = self.report

@@ -119,15 +119,17 @@ class _Bar(SuiteHooks):
     def started(self, report: SuiteReport, total: int, reused: int) -> None:
         self.passed = {model: [0, 0] for model in report.models}
         what = f"{report.suite.name}" + (f" ({reused} saved)" if reused else "")
-        self.bar = self.progress.add_task(what, total=total, passes="")
+        self.bar = self.progress.add_task(what, total=total, completed=reused, passes="")
 
-    def answered(self, report: SuiteReport, model: str, task: Task, check: dict) -> None:
+    def answered(
+        self, report: SuiteReport, model: str, task: Task, check: dict, saved: bool = False
+    ) -> None:
         counts = self.passed.setdefault(model, [0, 0])
         counts[0] += bool(check.get("passed"))
         counts[1] += 1
         passes = "  ".join(f"{m} {c}/{n}" for m, (c, n) in self.passed.items())
         if self.bar is not None:
-            self.progress.update(self.bar, advance=1, passes=escape(passes))
+            self.progress.update(self.bar, advance=0 if saved else 1, passes=escape(passes))
 
 
 def _plural(count: int, word: str) -> str:

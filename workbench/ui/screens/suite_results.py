@@ -238,11 +238,12 @@ class SuiteResultsScreen(Screen[None]):
     def started(self, total: int, reused: int) -> None:
         bar = self.query_one("#suite-bar", ProgressBar)
         bar.display = True
-        bar.update(total=total, progress=0)
+        bar.update(total=total, progress=reused)  # saved answers are not speed
         self._started = time.monotonic()
 
-    def answered(self, report: SuiteReport) -> None:
-        self.query_one("#suite-bar", ProgressBar).advance(1)
+    def answered(self, report: SuiteReport, saved: bool) -> None:
+        if not saved:
+            self.query_one("#suite-bar", ProgressBar).advance(1)
         counts = []
         for model in report.models:
             cells = [report.cell(model, task.id) for task in report.suite.tasks]
@@ -261,8 +262,8 @@ class _Live(SuiteHooks):
     def started(self, report: SuiteReport, total: int, reused: int) -> None:
         self.screen.started(total, reused)
 
-    def answered(self, report: SuiteReport, model: str, task, check: dict) -> None:
-        self.screen.answered(report)
+    def answered(self, report: SuiteReport, model: str, task, check, saved=False) -> None:
+        self.screen.answered(report, saved)
 
     def session(self, report: SuiteReport, task, index: int, path: str) -> None:
         self.screen.reload()  # the grid follows the saved sessions
