@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from without_posix import BLOCKER
+
 from workbench.core.record import ModelRun
 from workbench.models.request import Request, Sampling
 from workbench.store.locks import lock_path, session_lock
@@ -94,23 +96,9 @@ def test_a_waiter_gets_the_lock_after_its_file_was_removed(tmp_path: Path):
     assert not lock_path(tmp_path, "s1").exists()
 
 
-BLOCKER = """
-import sys
-class NoPosix:
-    '''What Windows lacks: importing these fails as it would there.'''
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"fcntl", "termios", "resource", "pwd", "grp"}:
-            raise ModuleNotFoundError(f"No module named {name!r} (simulated Windows)")
-        return None
-sys.meta_path.insert(0, NoPosix())
-for name in {"fcntl", "termios", "resource", "pwd", "grp"}:
-    sys.modules.pop(name, None)
-"""
-
-
 def test_every_module_imports_without_posix_only_modules(tmp_path: Path):
-    """No fcntl, termios, resource, pwd or grp at import time (the package imports on
-    Windows), and the session store lists without them."""
+    """No fcntl, termios, resource, pwd or grp, no POSIX-only signal or os name at
+    import time (the package imports on Windows); the session store lists without them."""
     script = BLOCKER + textwrap.dedent(
         f"""
         import importlib, pkgutil

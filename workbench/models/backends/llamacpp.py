@@ -40,7 +40,10 @@ CANCEL_GRACE_S = 3.0
 PING_TIMEOUT_S = 5.0
 STDERR_TAIL_BYTES = 4000
 #: How a worker dies when llama.cpp's repacked CPU kernels fault (AMX on some Xeons).
-CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGILL, signal.SIGBUS})
+# Windows has no SIGBUS: only the signals this platform has.
+CRASH_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGSEGV", "SIGILL", "SIGBUS") if hasattr(signal, name)
+)
 #: Names of environment variables that hold secrets (MISTRAL_API_KEY, HF_TOKEN, …).
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 
@@ -320,7 +323,7 @@ class LlamaCppBackend:
         self._kill_timer = None
         if self._streaming and self._proc is not None and self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                self._proc.send_signal(signal.SIGKILL)
+                self._proc.kill()  # SIGKILL; TerminateProcess on Windows
 
     # -- pipe --------------------------------------------------------------
 
