@@ -11,9 +11,10 @@ the sandbox, since the expression is the user's but it may call into the answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,35 @@ def evaluate(assertion: Assertion, run: ModelRun) -> AssertionResult:
     if seconds is None:
         return AssertionResult(name, False, "no total time was recorded")
     return AssertionResult(name, seconds <= value, f"{seconds:.2f} s in all (max {value:g} s)")
+
+
+async def apply_checks(runs: Sequence[ModelRun], checks: Sequence[Assertion]) -> None:
+    """Check each run that was not cancelled; keep the results in ``run.info["checks"]``
+    (a ``python`` check runs in the sandbox, off the event loop)."""
+    for run in runs:
+        if run.state == "cancelled":
+            continue
+        results = []
+        for check in checks:
+            if check.kind == "python":
+                results.append(await asyncio.to_thread(evaluate, check, run))
+            else:
+                results.append(evaluate(check, run))
+        run.info["checks"] = [result.to_dict() for result in results]
+
+
+def stored_results(run: ModelRun) -> list[dict[str, Any]]:
+    """What a saved run's answer passed: its tests (as one check named "tests"), then its
+    checks, each ``{"name", "passed", "message"}``."""
+    out = []
+    tests = run.info.get("check")
+    if isinstance(tests, dict):
+        passed, message = bool(tests.get("passed")), tests.get("message", "")
+        out.append({"name": "tests", "passed": passed, "message": message})
+    for item in run.info.get("checks") or []:
+        if isinstance(item, dict) and "passed" in item:
+            out.append(item)
+    return out
 
 
 def _json(name: str, schema: dict[str, Any] | None, text: str) -> AssertionResult:

@@ -12,12 +12,11 @@ checked is not run again, so a killed or cancelled grid goes on where it stopped
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.checks.assertions import Assertion, AssertionResult, evaluate
+from workbench.checks.assertions import apply_checks, stored_results
 from workbench.checks.grid_file import Combo, Grid, GridPrompt
 from workbench.checks.samples import Checker, check_runs
 from workbench.core.record import ModelRun
@@ -45,7 +44,7 @@ class CellResult:
         """Every check result of every repeat, the tests' first."""
         out = []
         for run, _, _ in self.runs:
-            out.extend(check_results(run))
+            out.extend(stored_results(run))
         return out
 
     @property
@@ -71,7 +70,7 @@ class CellResult:
                     "session": session,
                     "state": run.state,
                     "contention": kind,
-                    "checks": check_results(run),
+                    "checks": stored_results(run),
                     "error": run.error,
                 }
                 for run, kind, session in self.runs
@@ -210,40 +209,14 @@ async def _run_one(
     if prompt.tests is not None and runs:
         checker = Checker(prompt.tests, prompt.mode, prompt=prompt.text, timeout=grid.timeout)
         await check_runs(runs, checker)
-    for run in runs:
-        results = [await _evaluate(check, run) for check in prompt.checks]
-        run.info["checks"] = [result.to_dict() for result in results]
+    await apply_checks(runs, prompt.checks)
     await recorder.save_async(complete=True)
     kind = contention(schedule, len(session.runs))
     for run in session.runs:
         if run.state in FINISHED:
             cell = report.cell(prompt.name, run.model, combo.label)
             cell.runs.append((run, kind, session.id))
-            hooks.answered(cell, run, check_results(run))
-
-
-async def _evaluate(check: Assertion, run: ModelRun) -> AssertionResult:
-    if check.kind == "python":  # the sandbox blocks: off the event loop
-        return await asyncio.to_thread(evaluate, check, run)
-    return evaluate(check, run)
-
-
-def check_results(run: ModelRun) -> list[dict[str, Any]]:
-    """The tests' result (as one check named "tests") and the checks' results of a run."""
-    out = []
-    tests = run.info.get("check")
-    if isinstance(tests, dict):
-        out.append(
-            {
-                "name": "tests",
-                "passed": bool(tests.get("passed")),
-                "message": tests.get("message", ""),
-            }
-        )
-    for item in run.info.get("checks") or []:
-        if isinstance(item, dict) and "passed" in item:
-            out.append(item)
-    return out
+            hooks.answered(cell, run, stored_results(run))
 
 
 def _saved_runs(store: SessionStore, grid: Grid) -> dict[tuple[str, int], dict[str, Any]]:

@@ -20,8 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from workbench.checks.grid import CellResult, GridHooks, GridReport, check_results, run_grid
+from workbench.checks.grid import CellResult, GridHooks, GridReport, run_grid
 from workbench.checks.grid_file import load_grid
+from workbench.cli.ci import add_ci_options, fail_under, run_cases, under
 from workbench.cli.junit import Case, write_junit
 from workbench.cli.run import new_runner
 from workbench.core import format as fmt
@@ -48,27 +49,6 @@ def add_parser(commands, common) -> None:
     p.add_argument("--report", metavar="FILE", help="also write the table to FILE")
     p.add_argument("--format", choices=REPORT_FORMATS, help="of --report (default: by suffix)")
     add_ci_options(p)
-
-
-def add_ci_options(p: argparse.ArgumentParser) -> None:
-    """``--fail-under`` and ``--junit``, shared by grid, suite and run."""
-    p.add_argument(
-        "--fail-under",
-        type=float,
-        metavar="RATE",
-        help="exit 1 when a model's pass rate is under RATE (0–1, or a percentage)",
-    )
-    p.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test case per check")
-
-
-def fail_under(value: float | None) -> float | None:
-    """``--fail-under`` as a share: 0.8 and 80 both mean 80 %."""
-    if value is None:
-        return None
-    share = value / 100 if value > 1 else value
-    if not 0 <= share <= 1:
-        raise UsageError(f"--fail-under takes a share (0–1) or a percentage, not {value:g}.")
-    return share
 
 
 def grid_command(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
@@ -135,27 +115,11 @@ class _Progress(GridHooks):
 
 
 def exit_status(report: GridReport, threshold: float | None, err: Console) -> int:
-    failed = [
-        run.model
-        for cell in report.cells.values()
-        for run, _, _ in cell.runs
-        if run.state == "failed"
-    ]
-    status = 0
+    failed = sum(run.state == "failed" for cell in report.cells.values() for run, _, _ in cell.runs)
     if failed:
-        err.print(f"{len(failed)} answers failed (the model errored): exit status 1.")
-        status = 1
-    if threshold is not None:
-        for model in report.models:
-            rate = report.pass_rate(model)
-            if rate is not None and rate < threshold:
-                err.print(
-                    f"{escape(model)}: pass rate {fmt.percent(rate, 1)} is under "
-                    f"--fail-under {fmt.percent(threshold, 1)}.",
-                    highlight=False,
-                )
-                status = 1
-    return status
+        err.print(f"{failed} answers failed (the model errored): exit status 1.")
+    rates = {model: report.pass_rate(model) for model in report.models}
+    return 1 if under(rates, threshold, err) or failed else 0
 
 
 def cell_text(cell: CellResult | None) -> tuple[str, str]:
@@ -244,22 +208,9 @@ def junit_cases(report: GridReport) -> list[Case]:
     """One test case per cell, repeat and check (a run without checks: one "answered")."""
     cases = []
     for cell in report.cells.values():
+        suite, classname = f"{report.grid.name}.{cell.model}", f"{cell.prompt}[{cell.combo}]"
         for index, (run, _, _) in enumerate(cell.runs, start=1):
-            total = run.total_s or 0.0
-            checks = check_results(run)
-            suite, classname = f"{report.grid.name}.{cell.model}", f"{cell.prompt}[{cell.combo}]"
-            if run.state != "done":
-                message = run.error["message"] if run.error else run.state
-                cases.append(Case(suite, classname, f"repeat {index}", "error", message, total))
-                continue
-            if not checks:
-                cases.append(
-                    Case(suite, classname, f"repeat {index}: answered", "passed", "", total)
-                )
-            for item in checks:
-                outcome = "passed" if item["passed"] else "failed"
-                name = f"repeat {index}: {item['name']}"
-                cases.append(Case(suite, classname, name, outcome, item.get("message", ""), total))
+            cases += run_cases(run, suite, classname, prefix=f"repeat {index}: ")
     return cases
 
 

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="reuse nothing of an earlier prompt (KV cache cleared): fair times to first token",
     )
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    from workbench.cli.ci import add_ci_options
+
+    add_ci_options(run, checks=True)
 
     models = commands.add_parser("models", help="list the models workbench knows")
     _common(models)
@@ -167,7 +170,10 @@ def _run(args: argparse.Namespace, config: Config, store: SessionStore) -> int:
     if problem:
         raise UsageError(f"--{problem}")
     tests = read_tests(args.tests) if args.tests else ""
+    from workbench.cli.ci import fail_under, parsed_checks
     from workbench.models.selection import resolve
+
+    args.checks, args.fail_under = parsed_checks(args.checks), fail_under(args.fail_under)
 
     specs = resolve(config, args.models or [])  # unknown names fail before anything loads
     return asyncio.run(run_command(args, config, store, prompt, specs, tests))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from workbench.checks.assertions import apply_checks
 from workbench.checks.samples import (
     Checker,
     SampleHooks,
@@ -29,6 +32,8 @@ from workbench.checks.samples import (
     check_runs,
     sample_sampling,
 )
+from workbench.cli.ci import pass_rates, run_cases, under
+from workbench.cli.junit import write_junit
 from workbench.core import format as fmt
 from workbench.core.events import Event, Finished, Loading, Notice, ThreadsChanged
 from workbench.core.metrics import figures, live_rate
@@ -115,7 +120,7 @@ async def run_command(
     console = Console(stderr=args.json)
     loop = asyncio.get_running_loop()
     # Ctrl-C cancels every model; what streamed so far is kept and saved.
-    loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(runner.cancel()))
+    on_ctrl_c(loop, lambda: asyncio.ensure_future(runner.cancel()))
     try:
         with Live(progress, console=console, refresh_per_second=8, transient=True) as live:
             progress.live = live
@@ -129,8 +134,11 @@ async def run_command(
                 recorder=recorder,
             )
         report = await _check_one(recorder, checker, specs) if checker is not None else None
+        if args.checks:
+            await apply_checks(recorder.session.runs, args.checks)
+            await recorder.save_async(complete=True)
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        on_ctrl_c(loop, None)
         await runner.pool.close()
     session = recorder.session
     progress.print_notices()
@@ -140,12 +148,17 @@ async def run_command(
         data = run_json(session, recorder.path)
         if report is not None:
             data["checks"] = [report.summary(model) for model in report.models]
+        if args.checks:
+            data["pass_rate"] = pass_rates(session.runs)
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_session(console, session, recorder.path)
         if report is not None:
             print_summary(console, report)
-    return 0 if all(run.state == "done" for run in session.runs) else 1
+        if args.checks:
+            print_checks(console, session.runs)
+    answered = all(run.state == "done" for run in session.runs)
+    return ci_status(args, [session], answered)
 
 
 async def _check_one(
@@ -203,13 +216,17 @@ async def _run_samples(
 
     loop = asyncio.get_running_loop()
     # Ctrl-C cancels every model and the samples still to come; what streamed is saved.
-    loop.add_signal_handler(signal.SIGINT, stop)
+    on_ctrl_c(loop, stop)
     try:
         with Live(progress, console=console, refresh_per_second=8, transient=True):
             report = await run.run(listener=progress, hooks=Lines())
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        on_ctrl_c(loop, None)
         await runner.pool.close()
+    if args.checks:
+        for recorder in report.recorders:
+            await apply_checks(recorder.session.runs, args.checks)
+            await recorder.save_async(complete=True)
     progress.print_notices()
     for recorder in report.recorders:
         if recorder.save_error:
@@ -217,12 +234,48 @@ async def _run_samples(
     if args.json:
         data = report.to_dict()
         data["sessions"] = [run_json(r.session, r.path) for r in report.recorders]
+        if args.checks:
+            data["pass_rate"] = pass_rates(r for rec in report.recorders for r in rec.session.runs)
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_samples(console, report, prompt)
+        if args.checks:
+            print_checks(console, [r for rec in report.recorders for r in rec.session.runs])
     runs = [r for recorder in report.recorders for r in recorder.session.runs]
     answered = report.done == samples and all(r.state == "done" for r in runs)
-    return 0 if answered else 1
+    return ci_status(args, [r.session for r in report.recorders], answered)
+
+
+def print_checks(console: Console, runs: Iterable[ModelRun]) -> None:
+    """A line per answer checked: each check's verdict, the reason of those that failed."""
+    for run in runs:
+        results = run.info.get("checks")
+        if not results:
+            continue
+        line = Text(f"{run.model}: ", style="bold")
+        for number, item in enumerate(results):
+            line.append(" · " if number else "")
+            ok = item["passed"]
+            line.append(f"{'✔' if ok else '✘'} {item['name']}", style="green" if ok else "red")
+            if not ok:
+                line.append(f" ({item['message']})", style="dim")
+        console.print(line, highlight=False)
+
+
+def ci_status(args: argparse.Namespace, sessions: list[Session], answered: bool) -> int:
+    """The exit status (1: a model did not answer, or a pass rate is under --fail-under);
+    writes --junit."""
+    runs = [run for session in sessions for run in session.runs]
+    if args.junit:
+        cases = [
+            case
+            for index, session in enumerate(sessions, start=1)
+            for run in session.runs
+            for case in run_cases(run, f"run.{run.model}", session.id, f"sample {index}: ")
+        ]
+        write_junit(args.junit, cases, name="workbench run")
+    low = under(pass_rates(runs), args.fail_under, Console(stderr=True))
+    return 0 if answered and not low else 1
 
 
 def sample_line(index: int, samples: int, session: Session) -> Text:
@@ -468,3 +521,13 @@ async def rerun_command(
             )
         console.print(table)
     return 0 if all(run.state == "done" for run in session.runs) else 1
+
+
+def on_ctrl_c(loop: asyncio.AbstractEventLoop, callback: Callable[[], object] | None) -> None:
+    """Ctrl-C calls ``callback`` (None: as before). Windows' event loop has no signal
+    handlers: there Ctrl-C stays a KeyboardInterrupt, which ``main`` reports."""
+    with contextlib.suppress(NotImplementedError):
+        if callback is None:
+            loop.remove_signal_handler(signal.SIGINT)
+        else:
+            loop.add_signal_handler(signal.SIGINT, callback)
