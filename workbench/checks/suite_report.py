@@ -79,7 +79,8 @@ class SuiteReport:
 
     @property
     def ks(self) -> list[int]:
-        return sorted({1, self.samples})
+        """The k of the report: 1, 10 and 100 where there are that many samples, and N."""
+        return sorted({k for k in (1, 10, 100) if k <= self.samples} | {self.samples})
 
     def cell(self, model: str, task: str) -> Tally:
         return self.cells.setdefault((model, task), Tally())
