@@ -68,3 +68,11 @@ def test_what_counts_as_fully_offloaded():
     for offload, expected in (("none", False), ("partial", False), ("full", True)):
         backend.info = {"llama": {"offload": offload}}
         assert fully_offloaded(backend) is expected
+
+
+async def test_a_failed_run_keeps_the_effective_settings(scripted):
+    with_offload(scripted, {"a": "partial"})
+    spec = scripted.spec("a", local=True, error=RuntimeError("boom"), error_after=1)
+    (result,) = await run(Runner(cores=2), [spec])
+    assert result.state == "failed"
+    assert result.info["llama"] == {"offload": "partial"}

@@ -342,6 +342,9 @@ class Runner:
             self._emit(Loading(spec.name, 0.0))
             await backend.load(lambda p: self._emit(Loading(spec.name, p)))
             run.load_s = time.monotonic() - load_started
+            settings = (getattr(backend, "info", None) or {}).get("llama")
+            if settings:  # kept even when the answer then fails (an OOM, a crash)
+                run.info["llama"] = settings
             self._admission.loaded(spec.name)
             if backend.local and fully_offloaded(backend):
                 # Every layer on a GPU: one host thread feeds it; no share of the cores.
