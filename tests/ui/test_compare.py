@@ -41,7 +41,9 @@ async def test_pick_models_send_and_both_finish_with_figures(make_app):
         for pane in panes:
             assert pane.state == "done"
             assert pane.border_subtitle == "done"
-            figures = str(pane.query_one(".figures").render())
+            # The line shows what fits the pane; every figure is in its details (i).
+            assert "TTFT" in str(pane.query_one(".figures").render())
+            figures = pane.full_figures()
             assert "out /" in figures and "TTFT" in figures and "parallel" in figures
         assert screen.panes["alpha"].query_one(AnswerView).source == ANSWER
         assert screen.picker.states["alpha"][0] == "ready"
@@ -217,7 +219,7 @@ async def test_remapped_key_sends(make_app):
         assert compare_screen(app).panes["beta"].state == "done"
 
 
-async def test_many_models_scroll_across(make_app):
+async def test_many_models_page_instead_of_scrolling_across(make_app):
     app = make_app("m1", "m2", "m3", "m4", "m5")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2", "down", "down", "space", "down", "space", "down", "space")
@@ -225,8 +227,16 @@ async def test_many_models_scroll_across(make_app):
         await wait_for(pilot, lambda: finished(app))
         screen = compare_screen(app)
         assert len(screen.panes) == 5
-        assert screen.query_one("#panes").has_class("-many")
-        assert screen.query_one("#panes").max_scroll_x > 0
+        area = screen.pane_area
+        assert area.max_scroll_x == 0  # nothing hides to the right
+        shown = [pane.model for pane in screen.panes.values() if pane.region.width]
+        assert shown == ["m1", "m2", "m3"]
+        assert "panes 1–3 of 5" in str(area.marker.render())
+        await pilot.press("f5", "right", "right", "right")
+        await pilot.pause()
+        shown = [pane.model for pane in screen.panes.values() if pane.region.width]
+        assert shown == ["m4", "m5"] and screen.focused is screen.panes["m4"]
+        assert "panes 4–5 of 5" in str(area.marker.render())
 
 
 async def test_a_bad_setting_is_refused_and_empty_ones_mean_default(make_app):

@@ -64,9 +64,11 @@ def finished(app) -> bool:
 
 
 def laid_out(view: AnswerView) -> bool:
-    """The view's size already holds every row of its text (the next frame shows it)."""
+    """The view's size already holds every row of its text (the next frame shows it);
+    a view on a page not shown is not laid out until its page is."""
     return (
         not view.source.strip()
+        or any(node.has_class("-off-page") for node in view.ancestors)
         or view.size.height == view.get_content_height(view.size, view.size, view.size.width) > 0
     )
 
@@ -82,6 +84,8 @@ async def send(pilot, text: str) -> None:
     await pilot.press("ctrl+s")
 
 
-def make_config(*names: str, keys: dict[str, str] | None = None, theme: str | None = None):
+def make_config(
+    *names: str, keys: dict[str, str] | None = None, theme: str | None = None, layout="auto"
+):
     models = tuple(ModelSpec(name=name, backend="scripted") for name in names)
-    return Config(models=models, keys=keys or {}, theme=theme)
+    return Config(models=models, keys=keys or {}, theme=theme, layout=layout)

@@ -12,6 +12,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
+
 from workbench.store.diff import Diff, Segment, code_of
 
 _HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -113,3 +115,10 @@ def next_mark(marks: Sequence[int], row: int, *, backward: bool = False) -> int 
         return marks[p] if p >= 0 else None
     p = bisect_left(marks, row + 1)
     return marks[p] if p < len(marks) else None
+
+
+def wraps_most(lines: Sequence[str], width: int) -> bool:
+    """Whether most of the non-blank ``lines`` are wider than ``width`` cells (tabs as four)."""
+    shown = [line.replace("\t", "    ") for line in lines if line.strip()]
+    wide = sum(1 for line in shown if cell_len(line) > width)
+    return wide * 2 > len(shown)

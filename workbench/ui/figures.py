@@ -7,8 +7,10 @@ snapshot tests use it so that a screenshot never depends on the machine's speed.
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
+
 from workbench.core import metrics
-from workbench.core.record import ModelRun
+from workbench.core.record import FINAL_STATES, ModelRun
 
 #: What a masked duration and rate look like.
 MASKED_TIME = "#.##s"
@@ -105,3 +107,59 @@ def final(
     if run.info.get("notice"):  # said once: a load that fell back (no weight repacking)
         lines.append(str(run.info["notice"]))
     return lines
+
+
+def compact(run: ModelRun, state: str, now: float, width: int, *, mask: bool = False) -> str:
+    """One line of at most ``width`` cells: TTFT · tok/s · tokens · state.
+
+    For narrow panes (the full figures stay in the pane's details). While the
+    run streams the rate and count are of chunks and marked ``≈``, as in ``live``.
+    """
+    if run.t_sent is None or run.first_token_s is None:
+        early = f"no answer · {state}" if state in FINAL_STATES else live(run, now, mask=mask)
+        return fit_line(early, width)
+    if state in ("queued", "loading", "streaming"):
+        pieces = len(run.chunks)
+        speed = metrics.live_rate(pieces, run.first_token_s, now - run.t_sent)
+        tps, tokens = f"≈{rate(speed, mask)}", f"≈{pieces}"
+    else:
+        fig = metrics.figures(run)
+        tps = rate(fig.gen_tokens_per_s, mask)
+        exact = fig.output_tokens
+        tokens = str(exact) if exact is not None else f"≈{len(run.chunks)}"
+    ttft = seconds(run.first_token_s, mask)
+    tries = (
+        f"TTFT {ttft} · {tps} tok/s · {tokens} tok · {state}",
+        f"TTFT {ttft}·{tps} tok/s·{tokens} tok·{state}",
+        f"{ttft}·{tps} tok/s·{tokens} tok·{state}",
+        f"{ttft}·{tps}t/s·{tokens}t·{state}",
+    )
+    return fit_line(next((t for t in tries if cell_len(t) <= width), tries[-1]), width)
+
+
+def fit_line(text: str, width: int) -> str:
+    """``text`` cut with ``…`` to ``width`` cells (a line that never wraps)."""
+    if width <= 0 or cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(width - 1, 0)) + "…"
+
+
+def fitted(
+    run: ModelRun,
+    state: str,
+    schedule: str,
+    now: float,
+    width: int,
+    *,
+    threads: list[int] | None = None,
+    mask: bool = False,
+) -> str:
+    """The pane's figures for a content ``width``: the full lines when each fits on one
+    line, else one compact line (``width`` 0: not laid out yet, the full lines)."""
+    if state in FINAL_STATES:
+        lines = final(run, schedule, threads=threads, mask=mask)
+    else:
+        lines = [live(run, now, mask=mask)]
+    if width <= 0 or all(cell_len(line) <= width for line in lines):
+        return "\n".join(lines)
+    return compact(run, state, now, width, mask=mask)

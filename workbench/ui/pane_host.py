@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
-from textual.containers import HorizontalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -24,9 +23,11 @@ from workbench.models.config import ModelSpec
 from workbench.models.request import Request
 from workbench.store.comparison import open_session, run_comparison
 from workbench.store.sessions import Session, SessionRecorder
+from workbench.ui.screens.details import DetailsModal
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.save_code import SaveCodeModal, suggested_name
 from workbench.ui.widgets.answer_pane import AnswerPane
+from workbench.ui.widgets.pane_area import PaneArea
 from workbench.ui.widgets.prompt_editor import PromptEditor
 
 if TYPE_CHECKING:
@@ -95,16 +96,16 @@ class PaneHost(Screen):
     async def reset_panes(self, names: list[str]) -> None:
         """Fresh, empty panes for ``names``, in order (``arrange_panes`` may reorder)."""
         self.set_zoom(None)
-        container = self.query_one("#panes", HorizontalScroll)
-        await container.remove_children()
         mask = getattr(self.app, "test_mode", False)
         self.panes = self.arrange_panes({name: AnswerPane(name, mask=mask) for name in names})
-        container.set_class(len(names) > 4, "-many")
-        if self.panes:
-            await container.mount_all(self.panes.values())
-        elif (hint := self.empty_hint()) is not None:
-            await container.mount(hint)
+        hint = None if self.panes else self.empty_hint()
+        await self.pane_area.show(self.panes.values(), hint)
         self.current = next(iter(self.panes.values()), None)
+
+    @property
+    def pane_area(self) -> PaneArea:
+        """The ``#panes`` area (side by side, stacked or paged: ``workbench.ui.pane_layout``)."""
+        return self.query_one("#panes", PaneArea)
 
     def arrange_panes(self, panes: dict[str, AnswerPane]) -> dict[str, AnswerPane]:
         """The new panes in the order to show them (the compare screen shuffles when blind)."""
@@ -135,8 +136,12 @@ class PaneHost(Screen):
         target = panes[(panes.index(event.pane) + event.step) % len(panes)]
         if self.zoomed is not None:
             self.set_zoom(target)
+        self.pane_area.show_pane(target)  # its page, when the panes are paged
         target.focus()
-        target.scroll_visible(animate=False)
+
+    def on_answer_pane_details_requested(self, event: AnswerPane.DetailsRequested) -> None:
+        pane = event.pane
+        self.app.push_screen(DetailsModal(pane.shown_name, pane.state, pane.full_figures()))
 
     async def on_answer_pane_cancel_requested(self, event: AnswerPane.CancelRequested) -> None:
         if not self.RUNS_MODELS or not event.pane.active:

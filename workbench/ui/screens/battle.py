@@ -15,7 +15,6 @@ from pathlib import PurePath
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import HorizontalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
@@ -30,6 +29,7 @@ from workbench.ui.pane_host import REVIEW_CSS, PaneHost
 from workbench.ui.rater import Rater
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.rating import RATING_CSS, Rated
+from workbench.ui.widgets.pane_area import PaneArea
 from workbench.ui.widgets.prompt_editor import PromptEditor
 
 #: The tag every battle vote carries (the leaderboard can filter on it).
@@ -70,7 +70,7 @@ class BattleScreen(Rater, PaneHost):
             f"{self._key('battle_send')} sends · {self._key('vote_a')} "
             f"{self._key('vote_b')} {self._key('vote_tie')} {self._key('vote_bad')} vote"
         )
-        yield HorizontalScroll(Static(Content(hint), id="hint"), id="panes")
+        yield PaneArea(Static(Content(hint), id="hint"), id="panes")
         prompt = PromptEditor(self.wb.ui_state.history, id="battle-prompt")
         prompt.cursor_blink = not self.wb.test_mode
         prompt.border_title = "Prompt · battle"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, HorizontalScroll, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
@@ -31,13 +31,14 @@ from workbench.store.sessions import Session, SessionRecorder
 from workbench.ui.checks import samples_line
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label
-from workbench.ui.pane_host import PaneHost
 from workbench.ui.rater import CompareRating
 from workbench.ui.screens.battle import BattleScreen
 from workbench.ui.screens.diff import open_diff
 from workbench.ui.screens.error import ErrorModal
+from workbench.ui.sidebar import FoldingSidebar
 from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.model_picker import ModelPicker
+from workbench.ui.widgets.pane_area import PaneArea
 from workbench.ui.widgets.prompt_editor import PromptEditor
 from workbench.ui.widgets.settings_panel import SettingsPanel
 
@@ -49,7 +50,7 @@ HINT = (
 FLUSH_RATE = 20
 
 
-class CompareScreen(CompareRating, PaneHost):
+class CompareScreen(CompareRating, FoldingSidebar):
     """Prompt N models at once and watch their answers stream side by side."""
 
     BINDINGS = bindings("compare")
@@ -84,7 +85,7 @@ class CompareScreen(CompareRating, PaneHost):
                 settings.border_title = "Settings"
                 yield settings
             with Vertical(id="work"):
-                yield HorizontalScroll(self._hint(), id="panes")
+                yield PaneArea(self._hint(), id="panes")
                 prompt = PromptEditor(state.history, id="prompt")
                 prompt.cursor_blink = not wb.test_mode
                 yield prompt
@@ -142,6 +143,11 @@ class CompareScreen(CompareRating, PaneHost):
             self.sub_title = f"turn {self.thread.turn}{session}"
         if self.blind:
             self.sub_title += " · blind"
+        if self.sidebar_folded:
+            self.sub_title += f" · sidebar folded ({self._key('sidebar')})"
+
+    def sidebar_changed(self) -> None:
+        self._refresh_titles()
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -347,6 +353,9 @@ class CompareScreen(CompareRating, PaneHost):
         self.prompt.focus()
 
     async def action_cancel_all(self) -> None:
+        if self.close_drawer():  # esc closes the sidebar's drawer first
+            self.prompt.focus()
+            return
         if not self.running:
             self.notify("Nothing is running.", timeout=2)
             return
@@ -379,11 +388,11 @@ class CompareScreen(CompareRating, PaneHost):
 
     def action_focus_area(self, area: str) -> None:
         if area == "models":
-            self.picker.focus()
+            self.open_drawer(self.picker)
         elif area == "settings":
-            self.query_one("#sampling-temperature").focus()
+            self.open_drawer(self.query_one("#sampling-temperature"))
         elif area == "tests":
-            self.query_one("#tests").focus()
+            self.open_drawer(self.query_one("#tests"))
         elif area == "prompt":
             self.prompt.focus()
         elif self.current is not None:

@@ -39,6 +39,9 @@ class DiffScreen(Screen[None]):
         self.title_text = title
         #: Side by side (False) or unified (True).
         self.unified = False
+        #: Whether the user chose with the key; until then a narrow screen, where side by
+        #: side would wrap most lines, shows unified.
+        self.unified_chosen = False
         #: Only the fenced code blocks (the whole text of a completion).
         self.code_only = False
         #: Compare lines with their whitespace removed (like ``git diff -w``).
@@ -74,6 +77,8 @@ class DiffScreen(Screen[None]):
         if diff is None:
             diff = self._diffs[key] = diff_lines(a, b, ignore_whitespace=self.ignore_whitespace)
         self.diff = diff
+        if not self.unified_chosen:
+            self.unified = self._narrow(diff)
         message = ""
         if not a and not b:
             message = "Neither answer has a code block." if self.code_only else "Both are empty."
@@ -93,8 +98,11 @@ class DiffScreen(Screen[None]):
             first.append(f"{hunks} changed hunk{'s' if hunks != 1 else ''}")
             if view.current is not None:
                 first.append(f"hunk {view.current + 1}/{hunks}")
+        view_name = "unified" if self.unified else "side by side"
+        if self.unified and not self.unified_chosen:
+            view_name = "unified (narrow: u for side by side)"
         second = [
-            "unified" if self.unified else "side by side",
+            view_name,
             "code only" if self.code_only else "whole answers",
             "ignoring whitespace" if self.ignore_whitespace else "whitespace counts",
         ]
@@ -116,8 +124,19 @@ class DiffScreen(Screen[None]):
 
     # -- actions (keys in workbench.ui.keys, scope "diff") -------------------------------
 
+    def _narrow(self, diff: Diff) -> bool:
+        """Whether side by side would wrap most lines at the screen's width."""
+        width = self.size.width or self.app.size.width
+        return self.view.side_by_side_wraps(diff, width)
+
+    def on_resize(self) -> None:
+        diff = self.diff
+        if diff is not None and not self.unified_chosen and self._narrow(diff) != self.unified:
+            self._show()  # the width crossed the line: side by side ⟷ unified
+
     def action_toggle_unified(self) -> None:
         self.unified = not self.unified
+        self.unified_chosen = True
         self._show()
 
     def action_toggle_code(self) -> None:

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -24,6 +25,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from workbench.checks.samples import pass_rates, rate_text
 from workbench.errors import SessionError
 from workbench.store.leaderboard import PROVISIONAL_BATTLES, Leaderboard, Standing
+from workbench.ui.fit_columns import columns_to_drop, empty_columns
 from workbench.ui.keys import bindings
 from workbench.ui.screens.rating import RATING_CSS
 
@@ -32,6 +34,22 @@ if TYPE_CHECKING:
 
 BOOTSTRAP = 1000
 BAR_WIDTH = 21
+#: The standings' columns left out first when the screen is narrow ("" is the bar);
+#: columns with nothing in them go before these. Rank, model and rating always stay.
+DROP_ORDER = ("bad", "n", "", "95% interval", "W-L-T", "pass rate", "battles", "score")
+STANDINGS_COLUMNS = (
+    "#",
+    "model",
+    "rating",
+    "95% interval",
+    "",
+    "battles",
+    "W-L-T",
+    "bad",
+    "score",
+    "n",
+    "pass rate",
+)
 
 
 def interval_bar(
@@ -122,6 +140,8 @@ class LeaderboardScreen(Screen[None]):
         #: How "both bad" votes count: as a tie, or not at all.
         self.bad = "tie"
         self.board: Leaderboard | None = None
+        #: What ``_show`` drew last (drawn again, to the new width, on a resize).
+        self._shown: tuple | None = None
 
     @property
     def wb(self) -> WorkbenchApp:
@@ -145,21 +165,44 @@ class LeaderboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "leaderboard"
-        standings = self.query_one("#lb-standings", DataTable)
-        standings.add_columns(
-            "#",
-            "model",
-            "rating",
-            "95% interval",
-            "",
-            "battles",
-            "W-L-T",
-            "bad",
-            "score",
-            "n",
-            "pass rate",
-        )
+        self.query_one("#lb-standings", DataTable).add_columns(*STANDINGS_COLUMNS)
         self.recompute()
+
+    # -- narrow screens -----------------------------------------------------------------------
+
+    def _to_drop(self) -> list[str]:
+        """The standings' columns that do not fit the screen's width, least useful first."""
+        table = self.query_one("#lb-standings", DataTable)
+        names = [str(column.label) for column in table.ordered_columns]
+        rows = [table.get_row_at(index) for index in range(table.row_count)]
+        # Measured from the cells: the table measures its own only at the next idle.
+        widths = {
+            name: max(cell_len(str(cell)) for cell in (name, *(row[i] for row in rows)))
+            + 2 * table.cell_padding
+            for i, name in enumerate(names)
+        }
+        order = [*empty_columns(rows, names), *DROP_ORDER]
+        # The table's border and a scrollbar's room.
+        return columns_to_drop(widths, order, (self.size.width or self.app.size.width) - 4)
+
+    def _fit_columns(self) -> None:
+        """Fill the standings again without the columns that do not fit (a table
+        rebuilt, not ``remove_column``: that leaves the header at the old widths)."""
+        table = self.query_one("#lb-standings", DataTable)
+        dropped = self._to_drop()
+        if not dropped:
+            return
+        names = [str(column.label) for column in table.ordered_columns]
+        keep = [index for index, name in enumerate(names) if name not in dropped]
+        rows = [(row.key.value, table.get_row(row.key)) for row in table.ordered_rows]
+        table.clear(columns=True)
+        table.add_columns(*(names[index] for index in keep))
+        for key, cells in rows:
+            table.add_row(*(cells[index] for index in keep), key=key)
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self._show(*self._shown)  # every column again, then those that fit the new width
 
     # -- fitting ------------------------------------------------------------------------------
 
@@ -200,9 +243,11 @@ class LeaderboardScreen(Screen[None]):
         elapsed: float,
         rates: dict[str, tuple[int, int]] | None = None,
     ) -> None:
+        self._shown = (board, errors, tag, since, elapsed, rates)  # shown again on resize
         rates = rates or {}
         standings = self.query_one("#lb-standings", DataTable)
-        standings.clear()
+        standings.clear(columns=True)
+        standings.add_columns(*STANDINGS_COLUMNS)
         points = (x for s in board.standings for x in (s.rating_low, s.rating, s.rating_high))
         ends = [x for x in points if x is not None]
         lo, hi = (min(ends), max(ends)) if ends else (0.0, 0.0)
@@ -232,6 +277,7 @@ class LeaderboardScreen(Screen[None]):
         if not board.standings and not rates:
             summary = "No votes or scores yet: rate some answers (1–5, A/B/T/N) or play battles."
         self.query_one("#lb-summary", Static).update(Content(summary))
+        self._fit_columns()
         self.board = board  # last: tests wait for it to see the whole screen
 
     def _matrix(self, board: Leaderboard) -> None:

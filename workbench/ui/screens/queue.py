@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import HorizontalScroll, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
@@ -28,6 +28,7 @@ from workbench.ui.keys import bindings, key_label
 from workbench.ui.pane_host import REVIEW_CSS, PaneHost, final_event
 from workbench.ui.rater import Rater
 from workbench.ui.screens.rating import RATING_CSS, Rated
+from workbench.ui.widgets.pane_area import PaneArea
 
 if TYPE_CHECKING:
     from workbench.ui.app import WorkbenchApp
@@ -73,7 +74,7 @@ class RatingQueueScreen(Rater, PaneHost):
         with VerticalScroll(id="queue-prompt") as prompt:
             prompt.border_title = "Prompt"
             yield Static("", id="queue-prompt-text")
-        yield HorizontalScroll(id="panes")
+        yield PaneArea(id="panes")
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import HorizontalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
@@ -28,6 +27,7 @@ from workbench.ui.pane_host import PaneHost
 from workbench.ui.rater import Rater
 from workbench.ui.screens.diff import DiffScreen
 from workbench.ui.screens.error import ErrorModal
+from workbench.ui.widgets.pane_area import PaneArea
 
 if TYPE_CHECKING:
     from workbench.ui.app import WorkbenchApp
@@ -74,7 +74,7 @@ class RerunScreen(Rater, PaneHost):
             Content(f"re-run of {self.original.id} · {self.original.schedule} · {names}"),
             id="rerun-info",
         )
-        yield HorizontalScroll(id="panes")
+        yield PaneArea(id="panes")
         table: DataTable = DataTable(id="rerun-summary", cursor_type="none")
         table.border_title = "then → now"
         yield table

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import HorizontalScroll, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
@@ -29,6 +29,7 @@ from workbench.ui.screens.choice import ChoiceModal, ConfirmModal
 from workbench.ui.screens.diff import open_diff
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.rating import VOTE_WORDS
+from workbench.ui.widgets.pane_area import PaneArea
 from workbench.ui.widgets.session_list import when
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class SessionView(Rater, PaneHost):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="⚖")
         yield Static(self._info(), id="session-info")
-        yield HorizontalScroll(id="panes")
+        yield PaneArea(id="panes")
         with VerticalScroll(id="session-prompt") as prompt:
             kind = "chat" if self.session.mode == "chat" else "completion"
             prompt.border_title = f"Prompt · {kind} · turn {self.session.turn}"

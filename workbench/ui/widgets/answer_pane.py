@@ -66,6 +66,9 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
     class ZoomRequested(Requested):
         """The user asked to zoom this pane (or to leave the zoom)."""
 
+    class DetailsRequested(Requested):
+        """The user asked for this pane's full figures (a narrow pane shows one line)."""
+
     class MoveRequested(Message):
         """The user asked to go to the pane ``step`` places away."""
 
@@ -256,14 +259,46 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         self._set_state_class()
         if self.run is None:
             return
-        if self.state in FINAL_STATES:
-            lines = figures.final(self.run, self.schedule, threads=self.threads, mask=self.mask)
-            text = "\n".join(lines)
-        else:
-            text = figures.live(self.run, now, mask=self.mask)
+        line = self.query_one(".figures", Static)
+        # A narrow pane gets one line (TTFT · tok/s · tokens · state); ``i`` shows them all.
+        width = self._figures_width(line)
+        text = figures.fitted(
+            self.run,
+            self.state,
+            self.schedule,
+            now,
+            width,
+            threads=self.threads,
+            mask=self.mask,
+        )
         if self.disguise is not None:
             text = self.disguise.figures(self, text)
-        self.query_one(".figures", Static).update(Content(text))
+        line.update(Content(text))
+
+    def _figures_width(self, line: Static) -> int:
+        """Cells for the figures line (beside the scrollbar, when the pane has one)."""
+        if not self.is_attached or self.region.width <= 0:
+            return 0
+        gutter = self.styles.gutter.width + self.scrollbar_size_vertical
+        return max(self.region.width - gutter - line.styles.padding.width, 1)
+
+    def full_figures(self) -> str:
+        """Every figure of the latest turn, whatever the width (the details key)."""
+        if self.run is None:
+            return "No answer yet."
+        now = time.monotonic()
+        text = figures.fitted(
+            self.run, self.state, self.schedule, now, 0, threads=self.threads, mask=self.mask
+        )
+        return text if self.disguise is None else self.disguise.figures(self, text)
+
+    def on_resize(self) -> None:
+        # The figures line is fitted to the width: full or compact.
+        if self.run is not None:
+            self._render_status(time.monotonic())
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        self.on_resize()  # the scrollbar takes (or gives back) the figures' width
 
     def show_check(self, check: dict[str, Any] | None) -> None:
         """Show the latest turn's test result (``None``: the tests are running)."""
@@ -287,6 +322,9 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
 
     def action_zoom(self) -> None:
         self.post_message(self.ZoomRequested(self))
+
+    def action_details(self) -> None:
+        self.post_message(self.DetailsRequested(self))
 
     def action_move(self, step: int) -> None:
         self.post_message(self.MoveRequested(self, step))

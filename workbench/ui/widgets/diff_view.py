@@ -19,7 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from workbench.store.diff import Diff, Row, Segment
-from workbench.ui.diff_layout import UnifiedLine, next_mark, unified_lines
+from workbench.ui.diff_layout import UnifiedLine, next_mark, unified_lines, wraps_most
 
 # Tabs and control characters would break the cell arithmetic: show them as spaces and �.
 _CLEAN = {i: "\ufffd" for i in (*range(32), 127)} | {9: "    "}
@@ -156,6 +156,13 @@ class DiffView(ScrollView, can_focus=True):
         if self.unified:
             return max(10, width - self._gutter())
         return max(10, (width - 1 - 2 * self._gutter()) // 2)
+
+    def side_by_side_wraps(self, diff: Diff, width: int) -> bool:
+        """Whether side by side, ``width`` cells wide, would wrap most lines of ``diff``."""
+        lines = max(len(diff.a_lines), len(diff.b_lines))
+        numbers = max(3, len(str(lines)))
+        text_width = max(10, (width - 1 - 2 * (numbers + 4)) // 2)  # as _text_width
+        return wraps_most([*diff.a_lines, *diff.b_lines], text_width)
 
     def _relayout(self, *, force: bool = False) -> None:
         width = self.size.width

@@ -25,6 +25,10 @@ from workbench.store.sessions import SessionSummary
 
 WHEN_WIDTH = 16
 RATED = "★"
+#: Below this width the year leaves the "when" column; below the next, the models column
+#: goes (the prompt is what tells sessions apart).
+YEAR_FROM = 100
+MODELS_FROM = 64
 
 
 def when(created: str) -> str:
@@ -166,14 +170,15 @@ class SessionList(ScrollView, can_focus=False):
         base = self.rich_style
         muted = self.get_component_rich_style("session-list--muted")
         rated = self.get_component_rich_style("session-list--rated")
-        models_width, prompt_width = _widths(width)
+        when_width, models_width, prompt_width = _widths(width)
         segments = [
-            Segment(f" {when(row.created):<{WHEN_WIDTH}} ", muted),
+            Segment(f" {when(row.created)[-when_width:]:<{when_width}} ", muted),
             Segment(RATED if row.rated else " ", rated),
             Segment(" ", base),
             Segment(_fit(row.first_line, prompt_width) + " ", base),
-            Segment(_fit(", ".join(row.models), models_width), muted),
         ]
+        if models_width:
+            segments.append(Segment(_fit(", ".join(row.models), models_width), muted))
         if current:  # over every part's own colours
             cursor: Style = self.get_component_rich_style("session-list--cursor")
             segments = [Segment(s.text, (s.style or base) + cursor) for s in segments]
@@ -181,13 +186,17 @@ class SessionList(ScrollView, can_focus=False):
         return Strip(segments).crop_extend(0, width, base)
 
 
-def _widths(width: int) -> tuple[int, int]:
-    """Cells for the models and for the prompt in a list ``width`` wide."""
-    models = min(36, max(12, width // 4))
-    return models, max(width - WHEN_WIDTH - models - 5, 8)
+def _widths(width: int) -> tuple[int, int, int]:
+    """Cells for the time, the models and the prompt in a list ``width`` wide
+    (a narrow list drops the year, then the models: 0 cells)."""
+    when_width = WHEN_WIDTH if width >= YEAR_FROM else WHEN_WIDTH - 5
+    models = min(36, max(12, width // 4)) if width >= MODELS_FROM else 0
+    return when_width, models, max(width - when_width - models - 5, 8)
 
 
 def header_line(width: int) -> str:
     """The column titles, lined up with the rows."""
-    _, prompt_width = _widths(width)
-    return f" {'when':<{WHEN_WIDTH}} {RATED} {'prompt':<{prompt_width}} models"
+    when_width, models, prompt_width = _widths(width)
+    return (
+        f" {'when':<{when_width}} {RATED} {'prompt':<{prompt_width}} {'models' if models else ''}"
+    )
