@@ -45,6 +45,8 @@ In the namespaces and bwrap:
   ``127.0.0.1`` is unreachable (and abstract Unix sockets are per namespace).
 - **Limits** (``resource.setrlimit``): address space, CPU seconds, open files,
   processes/threads, file size, no core files; ``nice`` 10.
+- **Keys**: the code joins a new, empty session keyring (in every mode), so the
+  keys workbench's session holds are not its to read.
 - **Environment**: ``PATH=/usr/local/bin:/usr/bin:/bin``, ``LANG``/``LC_ALL``,
   ``HOME`` and ``TMPDIR`` (the working folder) and the marker; nothing else.
   ``-I`` also makes Python ignore ``PYTHON*`` variables and the user site folder.
@@ -55,7 +57,8 @@ What it does NOT protect against (it is not a VM):
   namespace exposes more of the kernel to the code than root's mode does);
 - reading whatever the code's uid may read outside the hidden folders (``/etc``,
   ``/opt``, project folders, session files: as an ordinary user, the user's own
-  files there) and the interpreter's own ``site-packages``;
+  files there, and keys in the user's own user or persistent kernel keyring) and
+  the interpreter's own ``site-packages``;
 - using the CPU and memory the limits allow: each process may take ``memory_mb``
   of address space (``max_processes`` of them at once) and the CPU for up to the
   timeout, so a shared machine feels it; tmpfs contents count towards RAM;

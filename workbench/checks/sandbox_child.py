@@ -161,6 +161,7 @@ def _exec_code(spec: dict[str, Any], libc: Any, status: int) -> None:
             from workbench.checks import sandbox_mounts as mounts
 
             libc.prctl(mounts.PR_SET_NO_NEW_PRIVS, 1)
+            libc.new_session_keyring()
         if uid is not None:
             os.setgroups([])
             os.setgid(uid)

@@ -22,6 +22,9 @@ _KEPT_FLAGS = {2: _MS_NOSUID, 4: _MS_NODEV, 8: _MS_NOEXEC, 1024: 1024, 2048: 204
 _ST_RELATIME, _MS_RELATIME = 4096, 1 << 21
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 _SYS_MOUNT_SETATTR, _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
+#: keyctl's system call number per machine (it predates the unified table).
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "i686": 288, "armv7l": 311}
+_KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 class _MountAttr(ctypes.Structure):
@@ -49,6 +52,20 @@ class Libc:
 
     def prctl(self, option: int, value: int) -> None:
         self._check(self.lib.prctl(option, value, 0, 0, 0), "prctl")
+
+    def new_session_keyring(self) -> None:
+        """Join a new, empty session keyring: the keys workbench's session holds (a
+        Kerberos ticket, a secret a tool stored there) are no longer possessed."""
+        number = _SYS_KEYCTL.get(os.uname().machine)
+        if number is None:
+            raise OSError(errnos.ENOSYS, "keyctl: unknown on this machine")
+        self.lib.syscall.restype = ctypes.c_long
+        result = self.lib.syscall(
+            ctypes.c_long(number), ctypes.c_int(_KEYCTL_JOIN_SESSION_KEYRING), None
+        )
+        if result < 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"keyctl: {os.strerror(errno)}")
 
     def read_only_tree(self, path: str) -> None:
         """Every mount at and below ``path`` read-only (``mount_setattr``, Linux 5.12)."""

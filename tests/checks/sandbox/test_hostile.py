@@ -250,6 +250,32 @@ def test_no_network_not_even_loopback(box, listener):
     assert len(accepted) == 1
 
 
+KEYRING = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+found = [line.split()[0] for line in open("/proc/keys") if "NAME" in line]
+for key in found:
+    buffer = ctypes.create_string_buffer(200)
+    size = libc.syscall(250, 11, int(key, 16), buffer, 200)  # keyctl(KEYCTL_READ)
+    print("read", size, buffer.raw[: max(size, 0)])
+print("found", len(found))
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="keyctl numbers for x86_64 only")
+def test_workbench_session_keyring_is_out_of_reach(box):
+    """A secret in workbench's session keyring (a Kerberos ticket, a tool's token): the
+    code joins a fresh session keyring, so it cannot read it (at most see its name)."""
+    name, secret = f"wb-key-{secrets.token_hex(4)}", f"s3cret-{secrets.token_hex(8)}"
+    code = KEYRING.replace("NAME", name)
+    result, elapsed = box.run(code, session_key=(name, secret), timeout=TIMEOUT)
+    record(f"{box.name} session keyring", TIMEOUT, elapsed)
+    assert result.status == "passed", result
+    assert secret not in result.stdout + result.stderr
+    assert "read -1" in result.stdout or "found 0" in result.stdout
+
+
 @pytest.fixture
 def canary(box: Box, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A secret in workbench's environment (the test's own, or the account's runner's)."""
