@@ -214,9 +214,14 @@ def _uids(pid: str) -> set[int]:
 
 
 def free_uid() -> int:
-    """A uid from ``UID_RANGE`` that no process uses."""
+    """A uid from ``UID_RANGE`` that no process uses (that none is seen to use, where
+    there is no /proc: the range is still one no account has)."""
     used: set[int] = set()
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        names = []
+    for name in names:
         if name.isdigit():
             with contextlib.suppress(OSError, ValueError):
                 used |= _uids(name)
