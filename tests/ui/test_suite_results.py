@@ -113,3 +113,19 @@ async def test_run_from_the_view_resumes_and_shows_progress(make_app, tmp_path):
         rows = [_grid(app).get_row_at(i) for i in range(4)]
         assert [row[1] for row in rows] == ["✓"] * 4
         assert [row[2] for row in rows] == ["✗", "✓", "✗", "✗"]
+
+
+def test_snapshot_of_the_grid(snap_compare, make_app, tmp_path):
+    import asyncio
+
+    app = make_app("alpha", "beta")
+    asyncio.run(_run_first(app, _suite_file(tmp_path), limit=3))
+
+    async def run_before(pilot) -> None:
+        await pilot.press("shift+f6")
+        await wait_for(pilot, lambda: isinstance(app.screen, SuiteResultsScreen))
+        await wait_for(pilot, lambda: _grid(app).row_count == 3)
+        await pilot.press("down", "right")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
