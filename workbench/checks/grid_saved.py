@@ -8,6 +8,7 @@ user gave its answers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from workbench.checks.grid import FINISHED, CellResult
@@ -32,6 +33,22 @@ class SavedGrid:
 
     def columns(self) -> list[tuple[str, str]]:
         return [(model, settings) for model in self.models for settings in self.settings]
+
+    def varying(self, settings: str) -> str:
+        """The part of a settings label that differs between the grid's columns."""
+        keys = self._varying_keys()
+        return " ".join(f"{k}={v}" for k, v in _pairs(settings) if k in keys)
+
+    def constant(self) -> str:
+        """The settings every column shares, e.g. ``max_tokens=64``."""
+        keys = self._varying_keys()
+        first = self.settings[0] if self.settings else ""
+        return " ".join(f"{k}={v}" for k, v in _pairs(first) if k not in keys)
+
+    def _varying_keys(self) -> set[str]:
+        points = [dict(_pairs(label)) for label in self.settings]
+        keys = {key for point in points for key in point}
+        return {k for k in keys if len({point.get(k) for point in points}) > 1}
 
     def cell(self, prompt: str, model: str, settings: str) -> CellResult | None:
         return self.cells.get((prompt, model, settings))
@@ -79,6 +96,12 @@ def saved_grids(store: SessionStore) -> dict[str, SavedGrid]:
         grid.prompts.sort(key=lambda p: grid.order.get(f"prompt:{p}", len(grid.order)))
         grid.settings.sort(key=lambda s: grid.order.get(f"settings:{s}", len(grid.order)))
     return grids
+
+
+def _pairs(label: str) -> list[tuple[str, str]]:
+    """``temperature=0 system="be brief"`` → its (key, value) pairs (values as written:
+    numbers bare, strings JSON-quoted, see ``grid_file.Combo.label``)."""
+    return re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"?…?|\S+)', label)
 
 
 def _add(items: list[str], item: str) -> None:

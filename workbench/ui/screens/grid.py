@@ -106,9 +106,10 @@ class GridScreen(Screen[None]):
                 "(see the README's example grid)."
             )
             return
+        table.header_height = 2  # the model, and the settings that vary under it
         table.add_column("prompt", key="prompt")
         for model, settings in grid.columns():
-            table.add_column(f"{model}\n{settings}", key=f"{model}\t{settings}")
+            table.add_column(f"{model}\n{grid.varying(settings)}", key=f"{model}\t{settings}")
         for prompt in grid.prompts:
             cells = [
                 cell_text(grid.cell(prompt, m, s), grid.mean_score(prompt, m, s))
@@ -124,17 +125,21 @@ class GridScreen(Screen[None]):
 
     def _summary(self, grid: SavedGrid) -> Content:
         rates = []
+        shared = f" · {grid.constant()}" if grid.constant() else ""
         for model, settings in grid.columns():
             cells = [grid.cell(p, model, settings) for p in grid.prompts]
             passed = sum(c.passed for c in cells if c)
             total = sum(c.total for c in cells if c)
             rate = fmt.percent(passed / total, 1) if total else "–"
-            rates.append(f"{model} · {settings}: {rate} of {total} checks")
+            rates.append(
+                f"{model} · {grid.varying(settings) or 'default'}: {rate} of {total} checks"
+            )
         others = len(self.grids) - 1
         more = f"  · s: next grid ({others} more)" if others else ""
         return Content.from_markup(
-            "[b]$name[/b] · $prompts prompts · ‖ = ran beside other models$more\n$rates",
+            "[b]$name[/b]$shared · $prompts prompts · ‖ = ran beside other models$more\n$rates",
             name=grid.name,
+            shared=shared,
             prompts=str(len(grid.prompts)),
             more=more,
             rates="\n".join(rates),
