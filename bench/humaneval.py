@@ -5,9 +5,10 @@
   limits, the harness) and, alternating round by round, by a plain
   ``subprocess.run([python, "-c", program])`` of the same program with the task's
   ``check`` call appended. Reported: checks/s of each and the ratio.
-- **The suite**: ``workbench suite humaneval -m smollm2 -m gemma3 --fresh`` (greedy
+- **The suite**: ``workbench suite humaneval -m smollm2 -m gemma3`` (greedy
   pass@1, protocol auto: chat for SmolLM2-Instruct, completion for Gemma 3 270M)
-  in a process of its own, with a fresh session folder: wall time, where the time
+  in a process of its own, with a fresh session folder (``--sessions DIR`` keeps
+  them, and a later run resumes there): wall time, where the time
   went (generation vs checks, as the suite counts them) and pass@1 per model with
   its Wilson 95 % interval. ``--limit N`` runs the first N tasks only.
 
@@ -71,17 +72,19 @@ def checks_per_second(count: int, rounds: int) -> dict:
     }
 
 
-def full_suite(limit: int) -> dict:
+def full_suite(limit: int, sessions: str | None) -> dict:
+    """The suite in a process of its own; ``sessions``: a folder kept (and resumed) across
+    runs of the benchmark, else a fresh temporary one."""
     workbench = Path(sys.executable).with_name("workbench")
     command = [str(workbench) if workbench.exists() else "workbench", "suite", "humaneval"]
-    command += ["-m", "smollm2", "-m", "gemma3", "--fresh", "--json", "--quiet"]
+    command += ["-m", "smollm2", "-m", "gemma3", "--json", "--quiet"]
     if limit < 164:
         command += ["--limit", str(limit)]
     with tempfile.TemporaryDirectory(prefix="bench-humaneval-") as folder:
         start = time.perf_counter()
         load_before = os.getloadavg()[0]
         done = subprocess.run(
-            [*command, "--sessions", str(Path(folder) / "sessions")],
+            [*command, "--sessions", sessions or str(Path(folder) / "sessions")],
             capture_output=True,
             text=True,
             check=False,
@@ -107,6 +110,9 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=40, help="programs per checks round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-suite", action="store_true")
+    parser.add_argument(
+        "--sessions", metavar="DIR", help="keep the suite's sessions here (a rerun resumes)"
+    )
     args = parser.parse_args()
 
     rows = []
@@ -124,7 +130,7 @@ def main() -> None:
     )
     raw = {"checks": speed}
     if not args.skip_suite:
-        suite = full_suite(args.limit)
+        suite = full_suite(args.limit, args.sessions)
         raw["suite"] = suite
         tasks = len(suite["models"][0]["tasks"])
         rows.append(

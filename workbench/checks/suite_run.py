@@ -172,7 +172,12 @@ class SuiteRun:
         sampling = sample_sampling(asked, settings.samples, index)
         budget = sampling.max_tokens or task.max_tokens or (MAX_TOKENS if task.humaneval else None)
         sampling = replace(sampling, max_tokens=budget)
-        return task.request(self.mode(task, model), sampling)
+        request = task.request(self.mode(task, model), sampling)
+        if task.humaneval:
+            # Each prompt evaluated afresh: with llama.cpp's KV cache reused from the task
+            # before, greedy answers changed with the order the tasks ran in.
+            request = replace(request, cold=True)
+        return request
 
     async def run(self) -> SuiteReport:
         report = self.report
