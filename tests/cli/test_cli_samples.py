@@ -104,6 +104,11 @@ def test_run_samples_with_tests_on_smollm2(env, tmp_path):
         [run] = session.runs
         assert run.state == "done" and run.text.strip()
         assert run.info["check"]["status"] in STATUSES
+    # Speed as statistics over the samples: one model alone, so nothing is contended.
+    [speed] = data["speed"]["smollm2"]
+    assert speed["contention"] == "alone" and speed["runs"] == 2
+    assert speed["gen_tokens_per_s"]["n"] == 2
+    assert speed["gen_tokens_per_s"]["mean"] > 0 and speed["gen_tokens_per_s"]["std"] >= 0
     # Each sample's line on stderr (stdout holds the JSON alone).
     assert "sample 1/2: smollm2" in result.stderr and "sample 2/2: smollm2" in result.stderr
 
@@ -116,6 +121,7 @@ def test_run_samples_with_tests_on_smollm2(env, tmp_path):
     out = result.stdout
     assert "sample 1/2 · seed 1" in out and "sample 2/2 · seed 2" in out
     assert "pass@1" in out and "pass@2" in out and "distinct answers" in out
+    assert "gen tok/s (mean ± std, median, n)" in out and "n=2) alone" in out
     assert "tests: " in out  # each answer's check under it
 
     # The leaderboard now has a pass rate for smollm2 (4 checked answers).

@@ -39,6 +39,7 @@ from workbench.core.events import Event, Finished, Loading, Notice, ThreadsChang
 from workbench.core.metrics import figures, live_rate
 from workbench.core.record import ModelRun
 from workbench.core.runner import Runner
+from workbench.core.stats import SpeedStats, contention, speed_stats
 from workbench.errors import UsageError
 from workbench.models.config import Config, ModelSpec
 from workbench.models.request import Request, Sampling
@@ -234,6 +235,9 @@ async def _run_samples(
     if args.json:
         data = report.to_dict()
         data["sessions"] = [run_json(r.session, r.path) for r in report.recorders]
+        data["speed"] = {
+            model: [g.to_dict() for g in groups] for model, groups in samples_speed(report).items()
+        }
         if args.checks:
             data["pass_rate"] = pass_rates(r for rec in report.recorders for r in rec.session.runs)
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -321,7 +325,10 @@ def print_summary(console: Console, report: SamplesReport) -> None:
     ks = report.ks if report.checked else []
     table = Table("model", *(["passed"] if report.checked else []), *(f"pass@{k}" for k in ks))
     table.add_column("distinct answers")
+    table.add_column("gen tok/s (mean ± std, median, n)")
+    table.add_column("prompt tok/s")
     table.title = f"{report.samples} sample{'s' * (report.samples != 1)} per model"
+    speeds = samples_speed(report)
     for model in report.models:
         data = report.summary(model)
         row = [model]
@@ -330,8 +337,26 @@ def print_summary(console: Console, report: SamplesReport) -> None:
             pass_at = data.get("pass_at", {})
             row += [fmt.percent(pass_at.get(str(k))) for k in ks]
         row.append(f"{data['distinct']} of {data['answers']}")
+        row += _speed_cells(speeds.get(model, []))
         table.add_row(*row)
     console.print(table)
+
+
+def samples_speed(report: SamplesReport) -> dict[str, list[SpeedStats]]:
+    """Per model, the speed of its samples as statistics (contended runs apart)."""
+    runs: dict[str, list[tuple[ModelRun, str]]] = {}
+    for recorder in report.recorders:
+        session = recorder.session
+        kind = contention(session.schedule, len(session.runs))
+        for run in session.runs:
+            runs.setdefault(run.model, []).append((run, kind))
+    return {model: speed_stats(pairs) for model, pairs in runs.items()}
+
+
+def _speed_cells(groups: list[SpeedStats]) -> list[str]:
+    gen = [f"{g.gen_tokens_per_s.text()} {g.contention}" for g in groups if g.gen_tokens_per_s]
+    prompt = [f"{g.prompt_tokens_per_s.text()}" for g in groups if g.prompt_tokens_per_s]
+    return ["; ".join(gen) or "–", "; ".join(prompt) or "–"]
 
 
 def run_json(session: Session, path: Path) -> dict[str, Any]:
