@@ -137,7 +137,7 @@ def _select(suite: Suite, limit: int | None, task_ids: Sequence[str]) -> Suite:
         if missing:
             hint = difflib.get_close_matches(missing[0], list(known), n=1)
             extra = f" Did you mean {hint[0]!r}?" if hint else ""
-            raise UsageError(f"{suite.path}: no task {missing[0]!r}.{extra}")
+            raise UsageError(f"{suite.source}: no task {missing[0]!r}.{extra}")
         wanted = set(task_ids)
         tasks = tuple(task for task in tasks if task.id in wanted)
     if limit is not None:
