@@ -251,4 +251,9 @@ async def test_a_bad_setting_is_refused_and_empty_ones_mean_default(make_app):
         await pilot.press("f3", "tab", "backspace", "0", ".", "5", "ctrl+s")
         await wait_for(pilot, lambda: finished(app))
         assert screen.thread.session.sampling["top_p"] == 0.5
-        assert screen.thread.session.sampling["temperature"] == 0.2  # the default
+        # The session keeps what was asked; each run what it used, and from where.
+        assert screen.thread.session.sampling["temperature"] is None
+        run = screen.thread.session.run("beta")
+        assert (run.sampling["temperature"], run.sampling["top_p"]) == (0.2, 0.5)
+        assert run.info["sampling_sources"]["temperature"] == "workbench default"
+        assert isinstance(run.sampling["seed"], int)  # drawn, recorded and sent
