@@ -27,15 +27,12 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 
+from workbench.checks.layout import HIDDEN_DIRS, SCRATCH_DIRS, SCRATCH_MB
+
 #: Every mode, best first ("auto" picks the best that works).
 MODES = ("namespaces", "bwrap", "sandbox-exec", "basic")
 #: The setting that forces one (``auto`` when unset): ``WORKBENCH_ISOLATION=bwrap``.
 ISOLATION_ENV = "WORKBENCH_ISOLATION"
-#: Folders hidden behind an empty read-only tmpfs (users' secrets and sockets live there).
-HIDDEN_DIRS = ("/root", "/home", "/run")
-#: Folders any user may write to: private, small tmpfs in the namespaces and bwrap.
-SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
-SCRATCH_MB = 16
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 
 #: What each mode protects (README's table says the same, per platform).

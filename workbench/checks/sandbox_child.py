@@ -10,15 +10,14 @@ only (no site-packages here); nothing Linux-only runs on macOS.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import platform
 import signal
-import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the child imports little: it starts once per check
+    from typing import Any
 
 _LINUX = sys.platform.startswith("linux")
 
@@ -127,8 +126,7 @@ def _init(spec: dict[str, Any], libc: Any, status: int) -> None:
         _report(status, {"exit": raw, "cpu_s": cpu, "max_rss_mb": rss})
         os._exit(0)
     except BaseException as exc:  # the parent turns this into a SandboxError
-        with contextlib.suppress(BaseException):
-            _report(status, {"setup_error": f"{type(exc).__name__}: {exc}"})
+        _report_quietly(status, {"setup_error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
 
 
@@ -170,9 +168,8 @@ def _exec_code(spec: dict[str, Any], libc: Any, status: int) -> None:
         argv = spec["argv"]
         os.execve(argv[0], argv, spec["env"])
     except BaseException as exc:  # the status pipe is still open until exec
-        with contextlib.suppress(BaseException):
-            who = f" as uid {spec['uid']}" if spec["uid"] is not None else ""
-            _report(status, {"setup_error": f"cannot start {spec['argv'][0]}{who}: {exc}"})
+        who = f" as uid {spec['uid']}" if spec["uid"] is not None else ""
+        _report_quietly(status, {"setup_error": f"cannot start {spec['argv'][0]}{who}: {exc}"})
         os._exit(126)
 
 
@@ -186,7 +183,7 @@ def _counted_tasks(spec: dict[str, Any]) -> int:
 
 def _kernel_at_least(major: int, minor: int) -> bool:
     try:
-        found = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+        found = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
     except ValueError:
         return False
     return found >= (major, minor)
@@ -195,21 +192,35 @@ def _kernel_at_least(major: int, minor: int) -> bool:
 def _tasks_of(uid: int) -> int:
     """Threads of ``uid``'s processes (from /proc; processes from ``ps`` on macOS)."""
     if not os.path.isdir("/proc/self"):
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
+        import subprocess
+
+        try:
             out = subprocess.run(["ps", "-ax", "-o", "uid="], capture_output=True, text=True)
-            return sum(1 for line in out.stdout.split() if line.strip() == str(uid))
-        return 0
+        except (OSError, subprocess.SubprocessError):
+            return 0
+        return sum(1 for line in out.stdout.split() if line.strip() == str(uid))
     count = 0
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            status = Path(f"/proc/{name}/status").read_text()
+        try:
+            with open(f"/proc/{name}/status") as handle:
+                status = handle.read()
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             if int(fields["Uid"].split()[0]) == uid:
                 count += int(fields["Threads"])
+        except (OSError, ValueError, KeyError):
+            continue  # gone meanwhile
     return count
 
 
 def _report(fd: int, message: dict[str, Any]) -> None:
     os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def _report_quietly(fd: int, message: dict[str, Any]) -> None:
+    """Report a setup failure; if even that fails, the missing result says enough."""
+    try:
+        _report(fd, message)
+    except BaseException:  # (not contextlib.suppress: one import fewer per check)
+        return

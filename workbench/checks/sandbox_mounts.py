@@ -11,7 +11,7 @@ import ctypes
 import errno as errnos
 import os
 
-from workbench.checks.isolation import HIDDEN_DIRS, SCRATCH_DIRS, SCRATCH_MB
+from workbench.checks.layout import HIDDEN_DIRS, SCRATCH_DIRS, SCRATCH_MB
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
