@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.checks.assertions import KINDS, Assertion, evaluate, make_assertion, parse_check
+from workbench.checks.assertions import (
+    KINDS,
+    Assertion,
+    evaluate,
+    make_assertion,
+    parse_check,
+    split_checks,
+)
+from workbench.checks.samples import Checker
 from workbench.core.record import ModelRun
 from workbench.errors import UsageError
 
@@ -30,7 +38,7 @@ CASES = [
     ("regex:^def \\w+\\(", "Here:\ndef add(a, b):", True, "matched 'def add('"),
     ("regex:^def \\w+\\(", "  def add(a, b):", False, "no match"),
     ("json", '{"name": "Ada"}', True, "valid JSON"),
-    ("json", "```json\n{\"name\": \"Ada\"}\n```", True, "valid JSON"),
+    ("json", '```json\n{"name": "Ada"}\n```', True, "valid JSON"),
     ("json", "{name: Ada}", False, "not valid JSON"),
     ("python:len(output) < 20", "short", True, "True"),
     ("python:len(output) < 20", "x" * 50, False, "False"),
@@ -104,3 +112,34 @@ def test_a_check_is_named_for_reports():
     assert parse_check("contains:def add").name == "contains:def add"
     assert Assertion("json").name == "json"
     assert make_assertion("json", {"type": "object"}, where="x").name == "json:schema"
+
+
+def test_check_lines_of_the_tests_box_are_split_from_the_tests():
+    tests, checks = split_checks(
+        "# check: contains:def add\nassert add(1, 2) == 3\n  #check:max-tokens:50\n# a note\n"
+    )
+    assert [c.name for c in checks] == ["contains:def add", "max-tokens:50"]
+    assert tests == "assert add(1, 2) == 3\n# a note\n"
+    only, checks = split_checks("# check: json\n# just a comment\n")
+    assert only == "" and [c.kind for c in checks] == ["json"]
+    with pytest.raises(UsageError, match="line 2: --check regex:\\(: bad regular expression"):
+        split_checks("assert True\n# check: regex:(\n")
+
+
+def test_an_answer_passes_when_its_tests_and_every_check_pass():
+    run = answer("```python\ndef add(a, b):\n    return a + b\n```\n", tokens=12)
+    both = Checker.from_text("assert add(1, 2) == 3\n# check: contains:def add\n", "chat")
+    result = both.check(run)
+    assert result.passed and result.what == "tests and 1 check"
+    assert run.info["checks"] == [
+        {"name": "contains:def add", "passed": True, "message": "found: 'def add'"}
+    ]
+    strict = Checker.from_text("assert add(1, 2) == 3\n# check: max-tokens:5\n", "chat")
+    failed = strict.check(run)
+    assert failed.status == "failed" and failed.message == "max-tokens:5: 12 output tokens (max 5)"
+    wrong = Checker.from_text("assert add(1, 2) == 4\n# check: max-tokens:50\n", "chat")
+    assert wrong.check(run).status == "failed"  # the tests' own failure comes first
+    only = Checker.from_text("# check: regex:return a \\+ b\n", "chat")
+    checked = only.check(run)
+    assert checked.passed and checked.what == "1 check" and checked.sandbox is None
+    assert Checker.from_text("# only a comment\n", "chat") is None

@@ -28,6 +28,7 @@ KINDS = ("contains", "not-contains", "regex", "json", "python", "max-tokens", "m
 #: The kinds whose value may be left out.
 _OPTIONAL_VALUE = {"json"}
 _PYTHON_TIMEOUT_S = 5.0
+_CHECK_LINE = re.compile(r"^\s*#\s*check:\s*(\S.*)$")
 
 # The program the ``python`` kind runs: the answer and the expression come as files, so
 # nothing the user wrote is pasted into code.
@@ -78,6 +79,25 @@ def parse_check(text: str) -> Assertion:
     if kind == "json" and value:
         return make_assertion(kind, _schema_file(value), where=f"--check {text}")
     return make_assertion(kind, value, where=f"--check {text}")
+
+
+def split_checks(text: str) -> tuple[str, list[Assertion]]:
+    """The tests box (or a ``--tests`` file): its ``# check: KIND[:VALUE]`` lines as checks
+    (comments to Python, so the rest still parses), and the rest as the tests ("" when no
+    code is left). A bad check line is a ``UsageError`` that names its line."""
+    tests, checks = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = _CHECK_LINE.match(line)
+        if found is None:
+            tests.append(line)
+            continue
+        try:
+            checks.append(parse_check(found.group(1).strip()))
+        except UsageError as exc:
+            raise UsageError(f"line {number}: {exc.message}") from None
+    code = "\n".join(tests)
+    has_code = any(s.strip() and not s.lstrip().startswith("#") for s in tests)
+    return (code + "\n" if has_code else ""), checks
 
 
 def make_assertion(kind: str, value: Any, *, where: str) -> Assertion:

@@ -92,6 +92,8 @@ class CheckResult:
     #: The solution that was run (what ``distinct_answers`` compares).
     code: str
     sandbox: SandboxResult | None = None
+    #: What was checked, for "✔ … passed": "tests", "2 checks", "tests and 2 checks".
+    what: str = "tests"
 
     @property
     def passed(self) -> bool:
@@ -101,6 +103,8 @@ class CheckResult:
         """Small enough for every run's ``info["check"]`` in a session file."""
         data: dict[str, Any] = {"status": self.status, "passed": self.passed}
         data["message"] = self.message
+        if self.what != "tests":
+            data["what"] = self.what
         box = self.sandbox
         if box is not None:
             data.update(

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.checks.assertions import Assertion, evaluate, split_checks
 from workbench.checks.codecheck import (
     CheckResult,
     Tests,
@@ -109,6 +110,10 @@ def read_tests(path: Path) -> str:
     problem = tests_problem(text)
     if problem:
         raise UsageError(f"{path}: the tests do not parse ({problem}).")
+    try:
+        split_checks(text)  # its "# check:" lines, told now rather than after the run
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc.message}") from None
     return text
 
 
@@ -162,16 +167,47 @@ class Checker:
     #: The prompt (in completion mode the answer continues it).
     prompt: str = ""
     timeout: float = CHECK_TIMEOUT
+    #: Checks besides the tests (``# check:`` lines); the answer must pass them all too.
+    checks: tuple[Assertion, ...] = ()
+
+    @classmethod
+    def from_text(cls, text: str, mode: str, prompt: str = "") -> Checker | None:
+        """From the tests box or a ``--tests`` file: Python tests and ``# check:`` lines
+        (None when it holds neither)."""
+        tests, checks = split_checks(text)
+        if not tests and not checks:
+            return None
+        return cls(tests, mode, prompt, checks=tuple(checks))
 
     def check(self, run: ModelRun) -> CheckResult:
-        """The check of one model's answer (a model that gave none fails it)."""
+        """The check of one model's answer (a model that gave none fails it); with checks,
+        their results also go to ``run.info["checks"]``, and the answer passes when its
+        tests and every check pass."""
         if run.state != "done":
             why = run.error["message"] if run.error else run.state
             return CheckResult("error", f"No answer to check: {why}", "")
+        result = None
         tests = self.tests
-        if isinstance(tests, str):
-            tests = build_tests(tests, run.text, self.mode, self.prompt)
-        return check_answer(run.text, self.mode, tests, timeout=self.timeout)
+        if isinstance(tests, Tests) or tests.strip():
+            if isinstance(tests, str):
+                tests = build_tests(tests, run.text, self.mode, self.prompt)
+            result = check_answer(run.text, self.mode, tests, timeout=self.timeout)
+        if not self.checks:
+            assert result is not None
+            return result
+        outcomes = [evaluate(check, run) for check in self.checks]
+        run.info["checks"] = [outcome.to_dict() for outcome in outcomes]
+        count = f"{len(outcomes)} check{'s' * (len(outcomes) != 1)}"
+        what = f"tests and {count}" if result is not None else count
+        code = result.code if result is not None else ""
+        sandbox = result.sandbox if result is not None else None
+        if result is not None and not result.passed:
+            return replace(result, what=what)
+        failed = next((o for o in outcomes if not o.passed), None)
+        if failed is not None:
+            message = f"{failed.name}: {failed.message}"
+            return CheckResult("failed", message, code, sandbox, what=what)
+        return CheckResult("passed", "passed", code, sandbox, what=what)
 
 
 async def check_runs(

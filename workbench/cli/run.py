@@ -111,7 +111,7 @@ async def run_command(
 
     samples = getattr(args, "samples", 1)
     request = build_request(args, config, prompt, samples=samples)
-    checker = Checker(tests, request.mode, prompt) if tests else None
+    checker = Checker.from_text(tests, request.mode, prompt) if tests else None
     if samples > 1:
         return await _run_samples(args, config, store, prompt, specs, checker)
     schedule = args.schedule or config.schedule

@@ -19,7 +19,8 @@ def check_line(check: dict[str, Any] | None) -> Content:
         return Content.from_markup("[$text-muted]running the tests…[/]")
     status, message = check.get("status", "error"), check.get("message", "")
     if status == "passed":
-        return Content.from_markup("[b $success]✔ tests passed[/]")
+        what = check.get("what", "tests")
+        return Content.from_markup("[b $success]✔ $what passed[/]", what=what)
     if status == "failed":
         return Content.from_markup("[b $error]✘ failed:[/] $message", message=message)
     if status in ("timeout", "killed"):

@@ -182,7 +182,11 @@ class CompareScreen(CompareRating, FoldingSidebar):
         if self.thread is not None and not follow:
             self.notify("The models or the mode changed: this starts a new comparison.")
         parent = previous if follow else None
-        checker = Checker(tests, mode, text) if tests else None
+        try:
+            checker = Checker.from_text(tests, mode, text) if tests else None
+        except WorkbenchError as exc:  # a bad "# check:" line
+            self.notify(exc.message, title="Tests", severity="error")
+            return
         if samples > 1:
             await self._send_samples(specs, text, typed, samples, parent, checker)
             return
