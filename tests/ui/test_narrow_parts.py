@@ -134,3 +134,15 @@ def test_the_sessions_list_drops_the_year_then_the_models():
     assert (when, models) == (11, 20) and when + models + prompt + 5 == 80
     assert _widths(60)[1] == 0 and "models" not in header_line(60)
     assert "models" in header_line(100)
+
+
+def test_panes_of_one_width_show_the_same_kind_of_figures():
+    short, long = run("a", "x y"), run("b", " ".join(["w"] * 2000), prompt_tokens=123456)
+    for one in (short, long):
+        one.t_sent = 1.0
+    for width in (40, 59):  # narrow: one line each, whatever the numbers
+        assert all(
+            "\n" not in figures.fitted(r, "done", "parallel", 9.0, width) for r in (short, long)
+        )
+    for width in (60, 90):  # wide: the full lines each, even one that must wrap
+        assert all("\n" in figures.fitted(r, "done", "parallel", 9.0, width) for r in (short, long))

@@ -22,6 +22,9 @@ from workbench.ui.keys import bindings
 from workbench.ui.screens.choice import ChoiceModal
 from workbench.ui.widgets.diff_view import DiffView
 
+#: Below this width the diff starts unified when side by side would wrap most lines.
+NARROW_BELOW = 120
+
 
 class DiffScreen(Screen[None]):
     """One pair at a time; toggles for unified, code only and whitespace; hunk by hunk."""
@@ -125,9 +128,10 @@ class DiffScreen(Screen[None]):
     # -- actions (keys in workbench.ui.keys, scope "diff") -------------------------------
 
     def _narrow(self, diff: Diff) -> bool:
-        """Whether side by side would wrap most lines at the screen's width."""
+        """Whether the screen is narrow and side by side would wrap most lines there.
+        (Prose paragraphs wrap at any width: a wide screen keeps side by side.)"""
         width = self.size.width or self.app.size.width
-        return self.view.side_by_side_wraps(diff, width)
+        return width < NARROW_BELOW and self.view.side_by_side_wraps(diff, width)
 
     def on_resize(self) -> None:
         diff = self.diff
