@@ -286,6 +286,11 @@ class Model:
         llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
         seed = sampling.get("seed")
         llm.set_seed(seed if seed is not None else random.randrange(2**31))
+        if command.get("cold"):
+            # --cold: reuse nothing of an earlier prompt, so the time to first token
+            # includes the whole prompt's evaluation, as on a fresh load.
+            llm.reset()
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
         llama_cpp.llama_perf_context_reset(llm.ctx)
 
         vocab = llm._model.vocab
