@@ -15,7 +15,7 @@ from typing import Any
 import llama_cpp
 import pytest
 
-from workbench.models.backends.llamacpp_worker import _visible_text
+from workbench.models.backends.llamacpp_decode import StopScanner
 from workbench.models.presets import DEEPSEEK_CODER_SYSTEM, PRESETS, find_preset
 from workbench.models.templates import (
     chat_template,
@@ -69,15 +69,16 @@ def generate_until_stop(llm: Any, name: str, produced: list[int]) -> tuple[str, 
     ids, texts = stops(llm, name)
     vocab = llm._model.vocab
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    text = ""
+    scanner = StopScanner(texts)
+    visible = ""
     for token in produced:
         if llama_cpp.llama_vocab_is_eog(vocab, token) or token in ids:
-            return _visible_text(text, texts, final=True)[0], "stop"
-        text += decoder.decode(llm.detokenize([token]))
-        visible, stopped = _visible_text(text, texts)
+            return visible + scanner.feed("", final=True)[0], "stop"
+        piece, stopped = scanner.feed(decoder.decode(llm.detokenize([token])))
+        visible += piece
         if stopped:
             return visible, "stop"
-    return _visible_text(text, texts, final=True)[0], "length"
+    return visible + scanner.feed("", final=True)[0], "length"
 
 
 # --- Llama 3 -----------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def test_llama3_stops_on_the_eot_token_not_its_text(vocab) -> None:
     answer = tokens_of(llm, "xs[::-1]")
     # Even where the GGUF does not mark <|eot_id|> end-of-generation, the id stop ends it.
     assert generate_until_stop(llm, "llama3", [*answer, eot, *answer]) == ("xs[::-1]", "stop")
-    assert _visible_text("xs[::-1]", ("<|eot_id|>",), final=True) == ("xs[::-1]", False)
+    assert StopScanner(("<|eot_id|>",)).feed("xs[::-1]", final=True) == ("xs[::-1]", False)
 
 
 # --- DeepSeek Coder and AutoCoder ---------------------------------------------------------

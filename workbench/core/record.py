@@ -12,6 +12,25 @@ STATES = ("queued", "loading", "streaming", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
 
 
+class JoinedText:
+    """``ModelRun.text``: pieces appended while a run streams are joined when it is read.
+
+    Appending is O(1) per token (``run.text += piece`` copied the whole answer each
+    time); a read joins what came since the last read, once.
+    """
+
+    def __get__(self, run: ModelRun | None, owner: type | None = None) -> str:
+        if run is None:
+            return ""  # the dataclass field's default
+        pieces = run.__dict__["_text_pieces"]
+        if len(pieces) > 1:
+            pieces[:] = ["".join(pieces)]
+        return pieces[0] if pieces else ""
+
+    def __set__(self, run: ModelRun, value: str) -> None:
+        run.__dict__["_text_pieces"] = [value] if value else []
+
+
 @dataclass
 class ModelRun:
     """Everything one model did for one prompt; what a session stores per model.
@@ -26,7 +45,7 @@ class ModelRun:
     state: str = "queued"
     conversation: list[dict[str, str]] = field(default_factory=list)
     prompt: str = ""
-    text: str = ""
+    text: str = JoinedText()  # type: ignore[assignment]
     chunks: list[tuple[float, str]] = field(default_factory=list)
     first_token_s: float | None = None
     last_token_s: float | None = None
@@ -50,6 +69,10 @@ class ModelRun:
     thinking: str = ""
     thinking_chunks: list[tuple[float, str]] = field(default_factory=list)
     t_sent: float | None = field(default=None, repr=False)
+
+    def append_text(self, piece: str) -> None:
+        """Add a streamed piece to ``text`` (joined when ``text`` is next read)."""
+        self.__dict__["_text_pieces"].append(piece)
 
     def _thinking_dict(self) -> dict[str, Any]:
         return {

@@ -429,7 +429,7 @@ class Runner:
                 run.first_token_s = offset
             run.last_token_s = offset
             run.chunks.append((offset, text))
-            run.text += text
+            run.append_text(text)
             delta = Delta(name, text, offset)
             for listener in listeners:
                 listener(delta)

@@ -12,7 +12,6 @@ Events: ``progress``, ``ready``, ``text`` (pieces with monotonic stamps),
 
 from __future__ import annotations
 
-import codecs
 import collections
 import json
 import os
@@ -23,9 +22,6 @@ import threading
 import time
 from typing import Any
 
-# Text pieces are sent at most this often (the first one at once), so the
-# parent wakes up ~40 times a second rather than once per token.
-FLUSH_INTERVAL_S = 0.025
 #: Test-only switch: the warm-up decode crashes (SIGSEGV) while repacking is on, as
 #: llama.cpp's repacked AMX kernels do on some Xeons; the fallback test sets it.
 CRASH_ON_REPACK_ENV = "WORKBENCH_TEST_CRASH_ON_REPACK"
@@ -146,6 +142,8 @@ class Model:
         self.stop_ids: frozenset[int] = frozenset()
         self.stop_texts: tuple[str, ...] = ()
         self.info: dict[str, Any] = {}
+        #: The generate path's state (llamacpp_decode.Decoder: the KV cache's tokens).
+        self.decoder: Any = None
 
     def load(self, command: dict[str, Any]) -> None:
         path = command["path"]
@@ -267,6 +265,8 @@ class Model:
     def generate(self, command: dict[str, Any]) -> None:
         import llama_cpp
 
+        from workbench.models.backends import llamacpp_decode
+
         llm = self.llm
         control = self.control
         generation = int(command.get("id", 0))
@@ -285,94 +285,56 @@ class Model:
         threads = control.take_threads(generation) or threads
         llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
         seed = sampling.get("seed")
-        llm.set_seed(seed if seed is not None else random.randrange(2**31))
+        used = [threads]
+
+        def between_tokens() -> bool:
+            """Cancel, or apply a thread change, between two tokens (or prompt chunks)."""
+            if control.cancel_id == generation:
+                return True
+            changed = control.take_threads(generation)
+            if changed is not None:
+                used[0] = changed
+                llama_cpp.llama_set_n_threads(llm.ctx, changed, changed)
+            return False
+
+        decoder = self._decoder()
         if command.get("cold"):
             # --cold: reuse nothing of an earlier prompt, so the time to first token
             # includes the whole prompt's evaluation, as on a fresh load.
-            llm.reset()
-            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
-        llama_cpp.llama_perf_context_reset(llm.ctx)
-
-        vocab = llm._model.vocab
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = ""
-        sent = 0
-        pending: list[list[Any]] = []
-        last_flush = 0.0
-        output = 0
-        finish = "length"
-        temperature = float(sampling["temperature"])
-        for token in llm.generate(
+            llama_cpp.llama_memory_clear(decoder.memory, True)
+            decoder.cached.clear()
+        outcome = llamacpp_decode.generate(
+            decoder,
             tokens,
-            temp=temperature,
-            top_p=float(sampling["top_p"]),
-            top_k=40 if temperature > 0 else 1,
-            min_p=0.05,
-            repeat_penalty=1.0,
-        ):
-            now = time.monotonic()
-            if llama_cpp.llama_vocab_is_eog(vocab, token) or token in self.stop_ids:
-                finish = "stop"
-                break
-            output += 1
-            text += decoder.decode(llm.detokenize([token]))
-            visible, stopped = _visible_text(text, stop_texts)
-            if len(visible) > sent:
-                pending.append([visible[sent:], now])
-                sent = len(visible)
-            if stopped:
-                finish = "stop"
-                break
-            if pending and (last_flush == 0.0 or now - last_flush >= FLUSH_INTERVAL_S):
-                self.channel.send("text", g=generation, p=pending)
-                pending, last_flush = [], now
-            if output >= max_tokens:
-                break
-            if control.cancel_id == generation:
-                finish = "cancelled"
-                break
-            changed = control.take_threads(generation)
-            if changed is not None:
-                threads = changed
-                llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
-        tail = text + decoder.decode(b"", final=True)
-        visible, _ = _visible_text(tail, stop_texts, final=True)
-        if len(visible) > sent:
-            pending.append([visible[sent:], time.monotonic()])
-        if pending:
-            self.channel.send("text", g=generation, p=pending)
-        perf = llama_cpp.llama_perf_context(llm.ctx)
+            sampling,
+            seed=seed if seed is not None else random.randrange(2**31),
+            max_tokens=max_tokens,
+            stop_ids=self.stop_ids,
+            stop_texts=stop_texts,
+            send=lambda pieces: self.channel.send("text", g=generation, p=pieces),
+            between_tokens=between_tokens,
+        )
         self.channel.send(
             "done",
             g=generation,
             prompt_tokens=len(tokens),
-            output_tokens=output,
-            finish_reason=finish,
-            perf={
-                "prompt_tokens": perf.n_p_eval,
-                "prompt_ms": perf.t_p_eval_ms,
-                "output_tokens": perf.n_eval,
-                "generation_ms": perf.t_eval_ms,
-            },
-            threads=threads,
+            # The rest of the prompt was already in the KV cache (a follow-up's turns).
+            prompt_evaluated=outcome.prompt_evaluated,
+            output_tokens=outcome.output_tokens,
+            finish_reason=outcome.finish_reason,
+            perf=outcome.perf,
+            threads=used[0],
         )
 
+    def _decoder(self) -> Any:
+        """The decode loop's state for the loaded model (a new one after a reload)."""
+        from workbench.models.backends.llamacpp_decode import Decoder
 
-def _visible_text(text: str, stops: tuple[str, ...], final: bool = False) -> tuple[str, bool]:
-    """Text up to the earliest stop string; while streaming, hold back what may be a
-    stop's start."""
-    found = [at for at in (text.find(stop) for stop in stops) if at != -1]
-    if found:
-        return text[: min(found)], True
-    if final or not stops:
-        return text, False
-    held = 0
-    for stop in stops:
-        for size in range(min(len(stop) - 1, len(text)), 0, -1):
-            if text.endswith(stop[:size]):
-                held = max(held, size)
-                break
-    return text[: len(text) - held], False
+        if self.decoder is None or self.decoder.llm is not self.llm:
+            if self.decoder is not None:
+                self.decoder.close()
+            self.decoder = Decoder(self.llm)
+        return self.decoder
 
 
 def _warm_page_cache(path: str, progress: Any) -> None:
