@@ -370,7 +370,10 @@ def run_json(session: Session, path: Path) -> dict[str, Any]:
                 "state": run.state,
                 "text": run.text,
                 "prompt_tokens": run.prompt_tokens,
+                "cached_prompt_tokens": run.cached_prompt_tokens,
                 "output_tokens": run.output_tokens,
+                "thinking": run.thinking,
+                "thinking_tokens": run.thinking_tokens,
                 "ttft_s": fig.ttft_s,
                 "total_s": fig.total_s,
                 "gen_tokens_per_s": fig.gen_tokens_per_s,
@@ -462,6 +465,8 @@ def _answers_table(session: Session) -> Table:
 
 def _answer(run: ModelRun) -> Group:
     parts: list[Any] = [Text(run.text)]
+    if run.thinking:  # kept apart from the answer; `--json` and the session hold it
+        parts.insert(0, Text(f"(thought for {len(run.thinking):,} characters)", style="dim"))
     if run.error:
         parts.append(Text(f"\n{run.error['title']}: {run.error['message']}", style="red"))
     if run.info.get("warning"):
