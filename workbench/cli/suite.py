@@ -185,8 +185,8 @@ def print_report(console: Console, report: SuiteReport, failures: bool = True) -
     console.print(summary)
     isolation = ", ".join(sorted(report.isolation)) or "none run"
     console.print(
-        f"{len(report.sessions)} sessions (tag suite:{escape(report.suite.name)}); "
-        f"{report.ran} answers run, {report.reused} taken from saved sessions; "
+        f"{_plural(len(report.sessions), 'session')} (tag suite:{escape(report.suite.name)}); "
+        f"{_plural(report.ran, 'answer')} run, {report.reused} taken from saved sessions; "
         f"generation {report.generation_s:.1f} s, checks {report.check_s:.1f} s; "
         f"sandbox isolation: {isolation}.",
         highlight=False,
