@@ -21,7 +21,7 @@ _WHERE |= {
     "rerun": "re-run",
 }
 _WHERE |= {"battle": "battle screen", "queue": "rating queue", "leaderboard": "leaderboard"}
-_WHERE |= {"suite": "suite results"}
+_WHERE |= {"suite": "suite results", "grid": "grid results"}
 
 #: Keys that come from Textual's widgets rather than from our table.
 WIDGET_KEYS = (
