@@ -202,7 +202,7 @@ async def test_schedule_and_mode_switch_show_in_figures_and_session(make_app):
         assert screen.settings.mode == "completion"
         await send(pilot, "def add(")
         await wait_for(pilot, lambda: finished(app))
-        assert "sequential" in str(screen.panes["beta"].query_one(".figures").render())
+        assert "sequential" in screen.panes["beta"].full_figures()  # the details (i)
         saved = screen.thread.session
         assert saved.schedule == "sequential" and saved.mode == "completion"
 

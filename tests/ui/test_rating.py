@@ -150,7 +150,7 @@ async def test_blind_mode_hides_names_and_speed_shuffles_and_the_vote_reveals(ma
         await wait_for(pilot, lambda: ratings(app)[0]["votes"])
         assert deal.revealed
         assert [p.border_title for p in panes] == [f"A · {deal.order[0]}", f"B · {deal.order[1]}"]
-        assert "parallel" in figures_text(panes[0])
+        assert "parallel" in panes[0].full_figures()  # the conditions: in the details (i)
     [vote] = ratings(app)[0]["votes"]
     assert (vote["a"], vote["b"], vote["outcome"], vote["blind"]) == (*deal.order, "a", True)
 
