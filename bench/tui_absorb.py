@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 from _common import median, report
 from textual import events
 
-import workbench.store.sessions
+import workbench.store.recorder
 import workbench.ui.app
 from workbench.core.events import Event, Finished, Started
 from workbench.core.runner import BackendPool, Runner
@@ -319,7 +319,7 @@ class SavesOnTheLoop:
     event loop), its final save too, as before the recorder had a writer thread."""
 
     def __init__(self) -> None:
-        self.recorder = workbench.store.sessions.SessionRecorder
+        self.recorder = workbench.store.recorder.SessionRecorder
         self.saved = (self.recorder.__init__, self.recorder.save_async)
 
     def __enter__(self) -> None:

@@ -27,7 +27,8 @@ from workbench.core.runner import Runner
 from workbench.models.request import Request, Sampling
 from workbench.store import sessions as sessions_module
 from workbench.store.comparison import open_session, run_comparison
-from workbench.store.sessions import Session, SessionRecorder, SessionStore, parse_session
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session, SessionStore, parse_session
 from workbench.store.votes import add_vote
 
 KILLS = 1000

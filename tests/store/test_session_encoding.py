@@ -7,7 +7,8 @@ import json
 import random
 
 from workbench.core.record import ModelRun
-from workbench.store.sessions import Session, SessionRecorder, SessionStore, encode_session
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session, SessionStore, encode_session
 
 
 def _session(chunks: int = 50, seed: int = 1) -> Session:

@@ -16,12 +16,13 @@ from workbench.core.runner import Runner
 from workbench.errors import SessionError, UsageError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request, Sampling, ServerTimings
+from workbench.store import recorder as recorder_module
 from workbench.store import sessions as sessions_module
 from workbench.store.comparison import open_session, run_comparison
+from workbench.store.recorder import SessionRecorder
 from workbench.store.sessions import (
     SCHEMA_VERSION,
     Session,
-    SessionRecorder,
     SessionStore,
     atomic_write,
     parse_session,
@@ -509,7 +510,7 @@ def test_recorder_reports_a_failed_save_and_goes_on(tmp_sessions, monkeypatch):
     def full_disk(path, payload):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sessions_module, "atomic_write", full_disk)
+    monkeypatch.setattr(recorder_module, "atomic_write", full_disk)
     recorder.save(complete=True)
     assert recorder.save_error and session.id in recorder.save_error
     # The file saved at the start is intact.

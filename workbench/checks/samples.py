@@ -49,7 +49,8 @@ from workbench.errors import UsageError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request, Sampling
 from workbench.store.comparison import open_session, run_comparison
-from workbench.store.sessions import Session, SessionRecorder, SessionStore
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session, SessionStore
 
 #: The temperature of several samples when none was asked for.
 SAMPLED_TEMPERATURE = 0.8

@@ -44,7 +44,8 @@ from workbench.errors import UsageError
 from workbench.models.config import Config, ModelSpec
 from workbench.models.request import Request, Sampling
 from workbench.store.comparison import compare_runs, open_session, rerun_requests, run_comparison
-from workbench.store.sessions import Session, SessionRecorder, SessionStore
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session, SessionStore
 
 #: ``--cold`` on ``run`` and ``suite``.
 COLD_HELP = (

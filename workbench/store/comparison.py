@@ -14,7 +14,8 @@ from workbench.core.runner import Listener, Runner, new_run
 from workbench.models.config import ModelSpec
 from workbench.models.request import Message, Request, Sampling
 from workbench.store.diff import diff_lines
-from workbench.store.sessions import Session, SessionRecorder, SessionStore
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session, SessionStore
 
 
 def open_session(

@@ -22,7 +22,8 @@ from workbench.core.record import ModelRun
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
 from workbench.store.comparison import open_session, run_comparison
-from workbench.store.sessions import Session, SessionRecorder
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session
 from workbench.ui.screens.details import DetailsModal
 from workbench.ui.screens.error import ErrorModal
 from workbench.ui.screens.save_code import SaveCodeModal, suggested_name

@@ -22,7 +22,8 @@ from textual.worker import Worker, WorkerState
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request, Sampling
 from workbench.store.blind import BlindDeal, PairScheduler, pair_counts
-from workbench.store.sessions import Session, SessionRecorder
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session
 from workbench.ui.conversation import first_requests
 from workbench.ui.keys import bindings, key_label
 from workbench.ui.pane_host import REVIEW_CSS, PaneHost

@@ -27,7 +27,8 @@ from workbench.core.record import ModelRun
 from workbench.errors import WorkbenchError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request, Sampling
-from workbench.store.sessions import Session, SessionRecorder
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session
 from workbench.ui.checks import samples_line
 from workbench.ui.conversation import Thread, first_requests, follow_up_requests
 from workbench.ui.keys import bindings, key_label

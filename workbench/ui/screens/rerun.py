@@ -19,7 +19,8 @@ from workbench.core.events import Event, Loading, Started
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
 from workbench.store.comparison import compare_runs, open_session, rerun_requests
-from workbench.store.sessions import Session, SessionRecorder
+from workbench.store.recorder import SessionRecorder
+from workbench.store.sessions import Session
 from workbench.ui import figures
 from workbench.ui.diff_layout import DiffPair
 from workbench.ui.keys import bindings
