@@ -209,3 +209,17 @@ async def test_the_sessions_browser_drops_the_year_and_the_models(make_app):
         row = "".join(s.text for s in listing.render_line(1))
         assert "models" not in header and "Sort a list" in row and "2026" not in row
         assert "11-01" in row
+
+
+async def test_the_help_screen_wraps_instead_of_scrolling_sideways(make_app):
+    app = make_app("alpha")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert [str(c.label) for c in table.ordered_columns] == ["key", "action", "where"]
+        assert table.max_scroll_x == 0
+        await pilot.resize_terminal(160, 40)  # room for the ids again
+        await pilot.pause()
+        assert [str(c.label) for c in table.ordered_columns] == ["key", "id", "action", "where"]
+        assert table.max_scroll_x == 0

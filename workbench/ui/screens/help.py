@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -55,11 +56,28 @@ class HelpScreen(ModalScreen[None]):
             )
 
     def on_mount(self) -> None:
+        self._fill()
+        self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
+        """The table at the dialog's width: the actions' words wrap in their column, and a
+        narrow screen leaves out the ids, so nothing scrolls sideways."""
         table = self.query_one(DataTable)
-        table.add_columns("key", "id", "action", "where")
-        for action in ACTIONS:
-            key = key_label(self.keys.get(action.id, action.key))
-            table.add_row(key, action.id, action.help, _WHERE[action.scope])
-        for key, words, where in WIDGET_KEYS:
-            table.add_row(key, "", words, where)
-        table.focus()
+        rows = [
+            (key_label(self.keys.get(a.id, a.key)), a.id, a.help, _WHERE[a.scope]) for a in ACTIONS
+        ]
+        rows += [(key, "", words, where) for key, words, where in WIDGET_KEYS]
+        # The dialog: 90% of the screen, at most 130 (compare.tcss), less its border,
+        # padding and a scrollbar; each column has a cell of padding on each side.
+        inner = min(self.app.size.width * 9 // 10, 130) - 2 - 4 - 2
+        widths = [max(cell_len(row[i]) for row in rows) + 2 for i in range(4)]
+        shown = [0, 1, 2, 3] if inner - sum(widths) + widths[2] >= 40 else [0, 2, 3]
+        words = max(inner - sum(widths[i] for i in shown if i != 2) - 2, 20)
+        table.clear(columns=True)
+        for i in shown:
+            table.add_column(("key", "id", "action", "where")[i], width=words if i == 2 else None)
+        for row in rows:
+            table.add_row(*(row[i] for i in shown), height=None)
