@@ -11,6 +11,8 @@ from workbench.models.config import parse_config
 from workbench.models.gguf import read_gguf
 from workbench.models.llama_settings import LlamaSettings
 from workbench.models.memory import (
+    PROCESS_BYTES,
+    VOCAB_BYTES_PER_TOKEN,
     available_memory,
     device_memory,
     estimate,
@@ -192,3 +194,34 @@ def test_free_memory_is_known_here():
     assert free is not None and free > 0
     assert device_memory([{"type": "CPU", "free": 10}]) is None  # no GPU, no VRAM
     assert device_memory([{"type": "GPU", "free": 8 << 30}]) == 8 << 30
+
+
+def test_short_token_lists_and_odd_headers(tmp_path):
+    # write_gguf stores 100 tokens: a list the reader keeps whole (not summarised).
+    path = write_gguf(tmp_path / "short.gguf", arch="llama", extra={"llama.block_count": 1})
+    found = estimate(read_gguf(path), n_ctx=64)
+    assert found.overhead == PROCESS_BYTES + VOCAB_BYTES_PER_TOKEN * 100
+
+
+def test_a_header_the_estimate_cannot_follow_does_not_stop_a_run(tmp_path):
+    from workbench.core.admission import model_estimate
+    from workbench.models.config import ModelSpec
+
+    odd = write_gguf(
+        tmp_path / "odd.gguf",
+        arch="llama",
+        extra={"llama.block_count": "four", "llama.embedding_length": "wide"},
+    )
+
+    class Backend:
+        local = True
+
+        def __init__(self, path):
+            self.path = path
+
+        def model_path(self):
+            return self.path
+
+    spec = ModelSpec(name="odd", backend="llamacpp", path=str(odd))
+    assert model_estimate(Backend(odd), spec) is None
+    assert model_estimate(Backend(tmp_path / "missing.gguf"), spec) is None

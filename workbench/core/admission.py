@@ -195,9 +195,9 @@ def model_estimate(backend: Any, spec: ModelSpec) -> MemoryEstimate | None:
         path = backend.model_path()
         stat = os.stat(path)
         info = _header(str(path), stat.st_mtime_ns, stat.st_size)
-    except (WorkbenchError, OSError):
-        return None
-    return estimate_for(info, spec.n_ctx, getattr(spec, "llama", None))
+        return estimate_for(info, spec.n_ctx, getattr(spec, "llama", None))
+    except Exception:  # a file we cannot read or a header we cannot follow
+        return None  # must not stop the run: loading it says what is wrong
 
 
 async def plan_memory(

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.models.gguf import GGUFInfo
+from workbench.models.gguf import ArrayInfo, GGUFInfo
 
 MIB = 1 << 20
 #: The worker process before its model: Python, llama.cpp's libraries and runtime.
@@ -188,10 +188,9 @@ def _vocab_size(info: GGUFInfo) -> int:
     if isinstance(size, int):
         return size
     tokens = info.metadata.get("tokenizer.ggml.tokens")
-    count = getattr(tokens, "count", None)
-    if count is None and isinstance(tokens, list):
-        count = len(tokens)
-    return int(count or 0)
+    if isinstance(tokens, ArrayInfo):  # a long list, summarised by the reader
+        return tokens.count
+    return len(tokens) if isinstance(tokens, list) else 0
 
 
 def estimate_for(info: GGUFInfo, n_ctx: int, llama: Any = None) -> MemoryEstimate:
