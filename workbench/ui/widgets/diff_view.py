@@ -53,6 +53,7 @@ class DiffView(ScrollView, can_focus=True):
     DiffView {
         background: $background;
         color: $text;
+        scrollbar-gutter: stable;
     }
     DiffView > .diff-view--added {
         background: $diff-added-background;
@@ -159,13 +160,19 @@ class DiffView(ScrollView, can_focus=True):
 
     def side_by_side_wraps(self, diff: Diff, width: int) -> bool:
         """Whether side by side, ``width`` cells wide, would wrap most lines of ``diff``."""
+        width -= self.styles.scrollbar_size_vertical  # the stable scrollbar gutter
         lines = max(len(diff.a_lines), len(diff.b_lines))
         numbers = max(3, len(str(lines)))
         text_width = max(10, (width - 1 - 2 * (numbers + 4)) // 2)  # as _text_width
         return wraps_most([*diff.a_lines, *diff.b_lines], text_width)
 
+    def _width(self) -> int:
+        """The cells a row may take: the widget's width less its vertical scrollbar's
+        gutter (kept ``stable``, so a diff that starts to scroll keeps its wrapping)."""
+        return self.scrollable_content_region.width
+
     def _relayout(self, *, force: bool = False) -> None:
-        width = self.size.width
+        width = self._width()
         if width <= 0:  # not laid out yet: on_resize comes
             self._layout_width, self._tops = 0, [0] * (len(self.items) + 1)
             return
@@ -202,7 +209,7 @@ class DiffView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         line = round(self.scroll_y) + y
-        width = self.size.width
+        width = self._width()
         base = self.rich_style
         if not self.items:
             if line == 0 and self.message:
@@ -236,7 +243,7 @@ class DiffView(ScrollView, can_focus=True):
     def _build(self, index: int) -> list[Strip]:
         """The screen lines of item ``index`` (more than one when it wraps)."""
         styles = self._styles()
-        width = self._layout_width or self.size.width
+        width = self._layout_width or self._width()
         text_width = self._text_width(width)
         height = self._tops[index + 1] - self._tops[index]
         current = index in self._current_items
