@@ -175,14 +175,34 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def under_hidden(path: str) -> bool:
-    return any(path == d or path.startswith(d + "/") for d in HIDDEN_DIRS)
+def under_hidden(path: str, *folders: str) -> bool:
+    """Whether ``path`` is (under) one of ``folders``, by default the hidden ones."""
+    return any(path == d or path.startswith(d + "/") for d in folders or HIDDEN_DIRS)
 
 
-def _parents_below_hidden(path: str) -> list[str]:
-    """ "/root/a/b/c" -> ["/root/a", "/root/a/b"]: the folders bwrap must make for it."""
+def under_scratch(path: str) -> str | None:
+    """The scratch folder (``/tmp``, …) ``path`` lies under, or None."""
+    return next((d for d in SCRATCH_DIRS if path.startswith(d + "/")), None)
+
+
+def _parents_below(path: str, top: str) -> list[str]:
+    """ "/root/a/b/c" below "/root" -> ["/root/a", "/root/a/b"]: the folders bwrap must
+    make for it."""
     parts = path.strip("/").split("/")
-    return ["/" + "/".join(parts[:i]) for i in range(2, len(parts))]
+    first = len(top.strip("/").split("/")) + 1
+    return ["/" + "/".join(parts[:i]) for i in range(first, len(parts))]
+
+
+def _bind_back(argv: list[str], paths: list[str], top_of) -> None:
+    """Show ``paths`` again read-only inside the fresh folders mounted over them."""
+    made: set[str] = set()
+    for path in paths:
+        # bwrap makes a bind's missing parents 0700: a dropped uid could not pass them.
+        for parent in _parents_below(path, top_of(path)):
+            if parent not in made:
+                made.add(parent)
+                argv += ["--perms", "0755", "--dir", parent]
+        argv += ["--ro-bind", path, path]
 
 
 def bwrap_argv(
@@ -205,22 +225,18 @@ def bwrap_argv(
     hidden = [d for d in HIDDEN_DIRS if os.path.isdir(d) and not os.path.islink(d)]
     for folder in hidden:
         argv += ["--perms", "0755", "--size", str(1 << 20), "--tmpfs", folder]
-    made: set[str] = set()
-    for path in sorted(keep):
-        if not under_hidden(path) or any(path.startswith(k + "/") for k in keep):
-            continue  # not hidden, or inside another folder kept
-        # bwrap makes a bind's missing parents 0700: a dropped uid could not pass them.
-        for parent in _parents_below_hidden(path):
-            if parent not in made:
-                made.add(parent)
-                argv += ["--perms", "0755", "--dir", parent]
-        argv += ["--ro-bind", path, path]
+    # Kept folders, less those inside another kept one.
+    shown = [p for p in sorted(keep) if not any(p.startswith(k + "/") for k in keep)]
+    hidden_kept = [p for p in shown if under_hidden(p)]
+    _bind_back(argv, hidden_kept, lambda p: next(d for d in HIDDEN_DIRS if under_hidden(p, d)))
     for folder in hidden:
         argv += ["--remount-ro", folder]
     argv += ["--dev", "/dev", "--proc", "/proc"]
     for folder in SCRATCH_DIRS:
         if folder == "/dev/shm" or (os.path.isdir(folder) and not os.path.islink(folder)):
             argv += ["--perms", "01777", "--size", str(SCRATCH_MB << 20), "--tmpfs", folder]
+    # A clone or venv under /tmp: the fresh /tmp would hide it (and init's package).
+    _bind_back(argv, [p for p in shown if under_scratch(p)], under_scratch)
     argv += ["--perms", "0700", "--size", str(workdir_mb << 20), "--tmpfs", workdir]
     return [*argv, "--chdir", workdir, "--", *command]
 
