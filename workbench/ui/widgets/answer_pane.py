@@ -276,10 +276,11 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         line.update(Content(text))
 
     def _figures_width(self, line: Static) -> int:
-        """Cells for the figures line (beside the scrollbar, when the pane has one)."""
+        """Cells for the figures line, beside the scrollbar whether it shows or not: panes
+        of one width fit one kind of line, and it keeps its form when the scrollbar comes."""
         if not self.is_attached or self.region.width <= 0:
             return 0
-        gutter = self.styles.gutter.width + self.scrollbar_size_vertical
+        gutter = self.styles.gutter.width + self.styles.scrollbar_size_vertical
         return max(self.region.width - gutter - line.styles.padding.width, 1)
 
     def full_figures(self) -> str:
@@ -296,9 +297,6 @@ class AnswerPane(KeepRowsWhenGrowing, VerticalScroll, can_focus=True):
         # The figures line is fitted to the width: full or compact.
         if self.run is not None:
             self._render_status(time.monotonic())
-
-    def watch_show_vertical_scrollbar(self) -> None:
-        self.on_resize()  # the scrollbar takes (or gives back) the figures' width
 
     def show_check(self, check: dict[str, Any] | None) -> None:
         """Show the latest turn's test result (``None``: the tests are running)."""
