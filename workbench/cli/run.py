@@ -432,7 +432,7 @@ class Progress:
                 detail = (
                     f"{len(run.text)} chars · TTFT {fmt.seconds(run.first_token_s)} · "
                     f"{fmt.rate(speed)} chunks · {fmt.seconds(now)}"
-                    + (f" · {run.threads} threads" if run.threads else "")
+                    + (f" · {_threads(run.threads)}" if run.threads else "")
                 )
             elif run.state == "done":
                 detail = fmt.figures_line(figures(run))
@@ -477,6 +477,10 @@ def _answer(run: ModelRun) -> Group:
     return Group(*parts)
 
 
+def _threads(count: int) -> str:
+    return f"{count} thread{'s' if count != 1 else ''}"
+
+
 def _figures(run: ModelRun, schedule: str) -> Text:
     fig = figures(run)
     lines = [fmt.figures_line(fig)]
@@ -488,7 +492,7 @@ def _figures(run: ModelRun, schedule: str) -> Text:
         lines.append(settings)
     extra = [schedule]
     if run.threads:
-        extra.append(f"{run.threads} threads")
+        extra.append(_threads(run.threads))
     if run.finish_reason:
         extra.append(f"finish: {run.finish_reason}")
     lines.append(" · ".join(extra))
