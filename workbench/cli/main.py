@@ -263,9 +263,11 @@ def _sessions(args: argparse.Namespace, config: Config, store: SessionStore) -> 
     if args.json:
         print(json.dumps([s.to_dict() for s in summaries], indent=2, ensure_ascii=False))
         return EXIT_OK
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("id", "when", "prompt", "models", "rated", box=None, pad_edge=False)
+    # The id is what show, diff, score … take: never cut (the other columns wrap).
+    whole = Column("id", no_wrap=True, min_width=max((len(s.id) for s in summaries), default=2))
+    table = Table(whole, "when", "prompt", "models", "rated", box=None, pad_edge=False)
     for s in summaries:
         table.add_row(
             s.id,
