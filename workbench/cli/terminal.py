@@ -35,12 +35,14 @@ def print_diff(
     b = texts_for_diff(session, model_b, code)
     diff = diff_lines(a, b, ignore_whitespace=ignore_whitespace)
     what = "code" if code else "answers"
+    hunks = len(diff.hunk_rows)
     console.print(
         Text.assemble(
             (f"{model_a}", "bold red"),
             " vs ",
             (f"{model_b}", "bold green"),
-            f" ({what}): similarity {diff.similarity:.0%}, {len(diff.hunk_rows)} changed hunks",
+            f" ({what}): similarity {diff.similarity:.0%}, {hunks} changed hunk"
+            + ("" if hunks == 1 else "s"),
         )
     )
     if unified:
@@ -61,9 +63,15 @@ def print_diff(
         left = _segments(row.left_segments, row.left, "red")
         right = _segments(row.right_segments, row.right, "green")
         marker = {"equal": " ", "delete": "-", "insert": "+"}.get(row.kind, "~")
-        left.truncate(width, pad=True)
-        right.truncate(width, pad=True)
-        console.print(Text.assemble(left, f" {marker} ", right), highlight=False)
+        # Long lines wrap in their half (a cut line would hide the change at its end).
+        lefts, rights = left.wrap(console, width), right.wrap(console, width)
+        for i in range(max(len(lefts), len(rights), 1)):
+            a = lefts[i] if i < len(lefts) else Text("")
+            b = rights[i] if i < len(rights) else Text("")
+            a.truncate(width, pad=True)
+            b.truncate(width, pad=True)
+            sign = marker if i == 0 else " "
+            console.print(Text.assemble(a, f" {sign} ", b), highlight=False)
 
 
 def _segments(segments, plain: str | None, colour: str) -> Text:
