@@ -62,9 +62,13 @@ def discovered(config: Config) -> dict[str, ModelSpec]:
 
 
 def _unknown(name: str, known: list[str]) -> UsageError:
+    listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
+    if name.lower().endswith(".gguf"):  # meant as a path: say which file is missing
+        where = Path(name).expanduser()
+        what = "is a folder" if where.is_dir() else "does not exist"
+        return UsageError(f"No GGUF file at {name!r}: it {what}. Known models: {listed or 'none'}.")
     hint = difflib.get_close_matches(name, known, n=1)
     extra = f" Did you mean {hint[0]!r}?" if hint else ""
-    listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
     return UsageError(
         f"No model named {name!r}.{extra} Known models: {listed or 'none'}. "
         "A path to a .gguf file works too."
