@@ -355,10 +355,18 @@ def main() -> None:
             for threads in thread_counts:
                 server = Server(binary, path, threads, repack) if binary else None
                 try:
-                    rows += measure(model, threads, worker, bare, server, sizes, args, raw)
+                    cell = measure(model, threads, worker, bare, server, sizes, args, raw)
                 finally:
                     if server is not None:
                         server.close()
+                rows += cell
+                for row in cell:  # as each cell ends: a long run stopped early keeps these
+                    print(
+                        " | ".join(str(row[key]) for key in ("measure", "baseline", "workbench")),
+                        f"| {row['ratio']}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             worker.close()
             bare.close()
