@@ -115,12 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     err = Console(stderr=True)
     try:
+        if args.command is None:  # the app loads the config itself: a bad one is shown there
+            from workbench.ui import app
+
+            return app.run_app(args.config, args.sessions)
         config = load_config(args.config)
         store = SessionStore(args.sessions or config.sessions_dir or _default_sessions())
-        if args.command is None:
-            from workbench.ui.app import run_app
-
-            return run_app(args.config, args.sessions)
         from workbench.cli.doctor import HANDLERS as DOCTOR_HANDLERS
         from workbench.cli.grid import HANDLERS as GRID_HANDLERS
         from workbench.cli.review import HANDLERS
