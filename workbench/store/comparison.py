@@ -11,6 +11,7 @@ from typing import Any
 from workbench.core.events import Event
 from workbench.core.metrics import figures
 from workbench.core.runner import Listener, Runner, new_run
+from workbench.errors import SessionError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Message, Request, Sampling
 from workbench.store.diff import diff_lines
@@ -27,14 +28,22 @@ def open_session(
     parent: Session | None = None,
     rerun_of: str | None = None,
 ) -> SessionRecorder:
-    """Create the session (saved at once) with one queued run per model."""
+    """Create the session (saved at once) with one queued run per model; a
+    ``SessionError`` when it cannot be saved."""
     first = requests if isinstance(requests, Request) else requests[specs[0].name]
     runs = [
         new_run(spec, requests if isinstance(requests, Request) else requests[spec.name])
         for spec in specs
     ]
     session = Session.start(first, schedule=schedule, runs=runs, parent=parent, rerun_of=rerun_of)
-    return SessionRecorder(store, session)
+    try:
+        return SessionRecorder(store, session)
+    except OSError as exc:  # before any model runs: a folder the user cannot write
+        raise SessionError(
+            f"Cannot write sessions in {store.root}: {exc.strerror or exc}. Choose a folder "
+            "you can write with --sessions DIR (or sessions_dir in workbench.toml).",
+            title="Cannot save the session",
+        ) from None
 
 
 async def run_comparison(

@@ -19,6 +19,7 @@ from textual.widget import Widget
 
 from workbench.core.events import Cancelled, Event, Failed, Finished, Notice
 from workbench.core.record import ModelRun
+from workbench.errors import SessionError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
 from workbench.store.comparison import open_session, run_comparison
@@ -194,8 +195,8 @@ class PaneHost(Screen):
         """The new session, saved at once; ``None`` (and the error shown) when it cannot be."""
         try:
             return open_session(self.wb.store, specs, requests, schedule=schedule, parent=parent)
-        except OSError as exc:
-            self.app.push_screen(ErrorModal("Cannot save the session", str(exc)))
+        except SessionError as exc:
+            self.app.push_screen(ErrorModal(exc.title, exc.message))
             return None
 
     async def stream(

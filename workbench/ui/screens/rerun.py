@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from workbench.core import format as fmt
 from workbench.core.events import Event, Loading, Started
+from workbench.errors import SessionError
 from workbench.models.config import ModelSpec
 from workbench.models.request import Request
 from workbench.store.comparison import compare_runs, open_session, rerun_requests
@@ -90,9 +91,9 @@ class RerunScreen(Rater, PaneHost):
             recorder = open_session(
                 self.wb.store, self.specs, requests, schedule=schedule, rerun_of=self.original.id
             )
-        except OSError as exc:
+        except SessionError as exc:
             self.dismiss()
-            self.app.push_screen(ErrorModal("Cannot save the session", str(exc)))
+            self.app.push_screen(ErrorModal(exc.title, exc.message))
             return
         self.recorder = recorder
         await self.reset_panes(names)
