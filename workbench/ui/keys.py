@@ -1,7 +1,7 @@
 """Every action of the app in one table: its binding id, default key and words.
 
 The bindings, the footer, the command palette and the help screen are all made
-from this table, so a key remapped in ``workbench.toml`` (``[keys] send = "f5"``)
+from this table, so a key remapped in ``workbench.toml`` (``[keys] copy_answer = "y"``)
 changes everywhere at once.
 """
 

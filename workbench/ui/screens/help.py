@@ -35,6 +35,10 @@ WIDGET_KEYS = (
 )
 
 
+#: Below the keys: how to remap one (the example's key is free everywhere).
+REMAP_HINT = 'Remap keys in workbench.toml by id, e.g. [keys] copy_answer = "y".'
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists every action with its key; the keys can be remapped in ``workbench.toml``."""
 
@@ -51,9 +55,7 @@ class HelpScreen(ModalScreen[None]):
             dialog.border_title = "Keys"
             dialog.border_subtitle = "esc closes"
             yield DataTable(cursor_type="row", zebra_stripes=True, id="keys")
-            yield Static(
-                Content('Remap keys in workbench.toml by id, e.g. [keys] send = "f6".'), id="hint"
-            )
+            yield Static(Content(REMAP_HINT), id="hint")
 
     def on_mount(self) -> None:
         self._fill()
