@@ -26,9 +26,10 @@ from workbench.store.sessions import SessionSummary
 WHEN_WIDTH = 16
 RATED = "★"
 #: Below this width the year leaves the "when" column; below the next, the models column
-#: goes (the prompt is what tells sessions apart).
-YEAR_FROM = 100
-MODELS_FROM = 64
+#: goes (the prompt is what tells sessions apart). Widths of the list less its scrollbar:
+#: a 100-column terminal keeps the year.
+YEAR_FROM = 98
+MODELS_FROM = 62
 
 
 def when(created: str) -> str:
@@ -67,6 +68,7 @@ class SessionList(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     SessionList {
         background: $background;
+        scrollbar-gutter: stable;
     }
     SessionList > .session-list--cursor {
         background: $block-cursor-background;
@@ -113,7 +115,7 @@ class SessionList(ScrollView, can_focus=False):
         fallback = min(self.cursor, max(len(rows) - 1, 0)) if near else 0
         self.rows = rows
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self.virtual_size = Size(self._width(), len(rows) + 1)
         index = next((i for i, row in enumerate(rows) if row.id == keep), fallback)
         if index == 0:
             self.scroll_to(y=0, animate=False, immediate=True)
@@ -132,9 +134,14 @@ class SessionList(ScrollView, can_focus=False):
             self.scroll_to(y=cursor - rows + 1, animate=False, immediate=True)
         self.refresh()
 
+    def _width(self) -> int:
+        """The cells a row may take: the width less the vertical scrollbar's gutter (kept
+        ``stable``, so the columns stay put when the list grows long enough to scroll)."""
+        return self.scrollable_content_region.width
+
     def on_resize(self) -> None:
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        self.virtual_size = Size(self._width(), len(self.rows) + 1)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -153,7 +160,7 @@ class SessionList(ScrollView, can_focus=False):
     # -- drawing -------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width()
         if y == 0:
             header = self.get_component_rich_style("session-list--header")
             return Strip([Segment(header_line(width), header)]).crop_extend(0, width, header)
