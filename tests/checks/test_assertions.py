@@ -91,7 +91,7 @@ def test_a_failed_run_fails_every_check():
 @pytest.mark.parametrize(
     ("typed", "words"),
     [
-        ("contain:x", "unknown check 'contain'"),
+        ("contain:x", "unknown check 'contain'. Did you mean 'contains'?"),
         ("contains", "needs a value"),
         ("regex:([", "bad regular expression"),
         ("python:1 +", "bad Python expression"),

@@ -12,6 +12,7 @@ the sandbox, since the expression is the user's but it may call into the answer.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -104,7 +105,11 @@ def make_assertion(kind: str, value: Any, *, where: str) -> Assertion:
     """An ``Assertion`` with its value checked for its kind; ``where`` names the source
     in the error (a file and line, or the flag)."""
     if kind not in KINDS:
-        raise UsageError(f"{where}: unknown check {kind!r}; the kinds are {', '.join(KINDS)}.")
+        near = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise UsageError(
+            f"{where}: unknown check {kind!r}.{hint} The kinds are {', '.join(KINDS)}."
+        )
     if value is None:
         if kind not in _OPTIONAL_VALUE:
             raise UsageError(f"{where}: the check {kind!r} needs a value ({kind}:VALUE).")

@@ -149,7 +149,10 @@ def report_table(report: GridReport) -> Table:
         "(mean ± std; n; alone or contended)",
     )
     for model, combo in columns:  # fold, never cut: a cut header hides what differs
-        table.add_column(f"{escape(model)}\n{escape(labels[combo])}".rstrip(), overflow="fold")
+        settings = (
+            "\n".join(labels[combo].split(" ")) if '"' not in labels[combo] else labels[combo]
+        )
+        table.add_column(f"{escape(model)}\n{escape(settings)}".rstrip(), overflow="fold")
     for prompt in report.grid.prompts:
         row = []
         for model, combo in columns:
