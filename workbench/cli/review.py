@@ -199,7 +199,12 @@ def export(args: argparse.Namespace, config: Config, store: SessionStore) -> int
         text = render(sessions, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        err.print(f"Wrote {len(sessions)} sessions to {args.output}.")
+        if args.format in SAMPLE_FORMATS:
+            lines = text.count("\n")  # one JSON line a sample
+            what = f"{lines} sample{'s' * (lines != 1)}"
+        else:
+            what = f"{len(sessions)} sessions"
+        err.print(f"Wrote {what} to {args.output}.")
     else:
         sys.stdout.write(text)
     return OK

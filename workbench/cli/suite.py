@@ -167,7 +167,8 @@ def print_report(console: Console, report: SuiteReport, failures: bool = True) -
     heads = [f"pass@{k}" for k in report.ks] + ["95 % interval"]
     if report.suite.evalplus:
         heads = [f"base pass@{k}" for k in report.ks] + ["base interval"] + heads
-    summary = Table("model", "protocol", *heads, "passed", title=f"{report.interval_method}")
+    title = f"pass@k per model · 95 % interval of pass@1: {report.interval_method}"
+    summary = Table("model", "protocol", *heads, "passed", title=title)
     for model in report.models:
         data = report.summary(model)
         cells = []
