@@ -96,6 +96,15 @@ def test_scanner_holds_back_a_possible_stop_until_it_is_not_one() -> None:
     assert scanner.feed("lta = 2") == ("\ndelta = 2", False)
 
 
+def test_nothing_after_a_stop_not_even_the_held_back_start_of_it() -> None:
+    """The worker's loop flushes the scanner once more when the answer ends; after a stop
+    that flush gave back the stop's held-back start (Gemma's answers ended in '\\nde')."""
+    scanner = StopScanner(("\ndef ",))
+    assert scanner.feed("    return a + b\nde") == ("    return a + b", False)
+    assert scanner.feed("f main():") == ("", True)
+    assert scanner.feed("", final=True) == ("", True)
+
+
 def test_scanner_window_does_not_grow_with_the_answer() -> None:
     """Per-piece work is bounded: the scanner keeps only the longest stop's length."""
     scanner = StopScanner(("<|end|>", "\n\n\n"))

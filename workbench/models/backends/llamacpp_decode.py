@@ -212,15 +212,21 @@ class StopScanner:
         self._start = 0
         #: How much of the text has been released as visible.
         self.sent = 0
+        #: A stop was found: the answer ends there, whatever comes after.
+        self.stopped = False
 
     def feed(self, piece: str, final: bool = False) -> tuple[str, bool]:
         """The newly visible text after ``piece``, and whether a stop was found.
 
-        ``final`` (the answer ended): nothing more is held back.
+        ``final`` (the answer ended): nothing more is held back. After a stop nothing
+        more is released: the text held back was the stop's own beginning.
         """
+        if self.stopped:
+            return "", True
         window = self._window + piece  # starts at offset self._start of the text
         found = [at for at in (window.find(stop) for stop in self.stops) if at != -1]
         if found:
+            self.stopped = True
             return self._release(window, min(found)), True
         held = 0
         if not final:
