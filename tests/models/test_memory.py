@@ -41,9 +41,11 @@ LLAMA_CPP_KV_MIB = {
     ("smollm2", 512): 11.25,
     ("smollm2", 4096): 90.0,
     ("smollm2", 32768): 720.0,
-    ("gemma3", 512): 9.0,  # 3 global layers + 15 sliding ones, all full size (swa_full)
-    ("gemma3", 4096): 72.0,
-    ("gemma3", 32768): 576.0,
+    # 3 global layers of n_ctx cells + 15 sliding ones of min(n_ctx, 512 + 512) cells
+    # (swa_full off, llama-server's default), 1 KiB a cell.
+    ("gemma3", 512): 9.0,
+    ("gemma3", 4096): 27.0,
+    ("gemma3", 32768): 111.0,
 }
 LLAMA_CPP_WEIGHTS_MIB = {"smollm2": 92.10, "gemma3": 235.16 + 12.66}
 
@@ -76,12 +78,14 @@ def test_gemma3_layers_slide_five_in_six(headers):
     slides = sliding_layers(headers["gemma3"], 18)
     assert [i for i, sliding in enumerate(slides) if not sliding] == [5, 11, 17]
     assert not any(sliding_layers(headers["smollm2"], 30))
-    full = estimate(headers["gemma3"], n_ctx=32768)
-    windowed = estimate(headers["gemma3"], n_ctx=32768, swa_full=False)
+    full = estimate(headers["gemma3"], n_ctx=32768, swa_full=True)
+    windowed = estimate(headers["gemma3"], n_ctx=32768)
     # A cell is 1 kv head x (256 + 256) x f16 = 1 KiB; the 15 sliding layers keep
     # 512 (window) + 512 (n_ubatch) cells instead of 32768.
     assert windowed.kv_cache == 3 * 32768 * 1024 + 15 * 1024 * 1024
     assert windowed.kv_cache < full.kv_cache / 4
+    assert full.kv_cache == 18 * 32768 * 1024
+    assert estimate_for(headers["gemma3"], 32768, LlamaSettings(swa_full=True)) == full
 
 
 def test_spec_settings_reach_the_estimate(headers):

@@ -1,7 +1,8 @@
 """A local model's llama.cpp settings: what ``workbench.toml`` may say, and the defaults.
 
 The defaults follow llama-server's (flash attention "auto", n_batch 2048,
-n_ubatch 512, f16 KV cache, mmap on, every layer offloaded when the build can),
+n_ubatch 512, f16 KV cache, mmap on, every layer offloaded when the build can,
+sliding-window layers cached over their window only),
 so figures from workbench and from llama-server compare like for like. This
 dataclass is the one place those defaults live; the worker resolves "auto"
 against the build it runs (see ``backends/llama_params.py``).
@@ -39,6 +40,10 @@ class LlamaSettings:
     #: Weight repacking (llama.cpp's CPU "extra buffer types"); "auto": on, unless
     #: it crashed before on this CPU and llama.cpp build.
     repack: bool | str = "auto"
+    #: Sliding-window layers (Gemma 2 and 3, Cohere 2) keep a full-size KV cache.
+    #: False, as llama-server: they keep their window only (much less memory, faster
+    #: long prompts), but a follow-up then re-evaluates its whole prompt on them.
+    swa_full: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,9 +72,10 @@ LLAMA_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "rope_freq_base": ((int, float), "a number"),
     "rope_freq_scale": ((int, float), "a number"),
     "repack": ((str, bool), '"auto", true or false'),
+    "swa_full": ((bool,), "true or false"),
 }
 #: Keys whose value may be a bool (the config checker refuses bools elsewhere).
-BOOL_KEYS = frozenset({"flash_attn", "use_mmap", "use_mlock", "repack"})
+BOOL_KEYS = frozenset({"flash_attn", "use_mmap", "use_mlock", "repack", "swa_full"})
 
 
 def problem(key: str, value: Any) -> str | None:

@@ -124,12 +124,12 @@ def estimate(
     n_ubatch: int = 512,
     flash_attn: bool | str = "auto",
     offload_layers: int = 0,
-    swa_full: bool = True,
+    swa_full: bool = False,
 ) -> MemoryEstimate:
     """Estimate a model's memory from its header and the settings it is loaded with.
 
-    ``swa_full``: llama-cpp-python keeps a full-size cache for sliding-window
-    layers too (llama.cpp's library default), so their window saves nothing then.
+    ``swa_full``: sliding-window layers keep a full-size cache too, so their window
+    saves nothing (workbench's default is False, as llama-server's).
     ``offload_layers``: layers on a GPU; their weights and KV cache leave the host.
     """
     meta, arch = info.metadata, info.architecture or ""
@@ -206,6 +206,7 @@ def estimate_for(info: GGUFInfo, n_ctx: int, llama: Any = None) -> MemoryEstimat
         cache_type_v=get("cache_type_v", "f16"),
         n_ubatch=int(get("n_ubatch", 512)),
         flash_attn=get("flash_attn", "auto"),
+        swa_full=bool(get("swa_full", False)),
         # "auto" offloads only on a GPU build; none is known here, so the host pays.
         offload_layers=10**6 if layers == -1 else layers if isinstance(layers, int) else 0,
     )

@@ -112,6 +112,8 @@ def llama_kwargs(settings: dict[str, Any], *, n_ctx: int, threads: int) -> dict[
         "type_v": ggml_type(settings["cache_type_v"]),
         "rope_freq_base": float(settings["rope_freq_base"]),
         "rope_freq_scale": float(settings["rope_freq_scale"]),
+        # llama.cpp's library default is a full-size cache; llama-server's is not.
+        "swa_full": bool(settings.get("swa_full", False)),
         "verbose": False,
     }
 
@@ -166,6 +168,7 @@ def effective(llm: Any, seen: dict[str, Any], log_lines: list[str]) -> dict[str,
         "rope_freq_base": float(context.rope_freq_base),
         "rope_freq_scale": float(context.rope_freq_scale),
         "repack": bool(model.use_extra_bufts),
+        "swa_full": bool(context.swa_full),
         # Whether llama.cpp did repack some weights (it skips types it has no layout for).
         "repacked": any("CPU_REPACK model buffer" in line for line in log_lines),
     }
