@@ -205,6 +205,37 @@ def test_a_follow_up_evaluates_only_what_the_cache_lacks(bundled) -> None:
     assert outcome.prompt_evaluated == len(other) - shared
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("swa_full", [False, True])
+def test_sliding_window_layers_reuse_only_what_they_still_hold(bundled, swa_full) -> None:
+    # Gemma 3's sliding-window layers (window 512) without a full-size cache keep only
+    # their last window: a prompt that shares the start of a long cached one must be
+    # evaluated whole, or its answer would be read from keys that are gone.
+    llm = load(bundled, "gemma3", n_ctx=2048, swa_full=swa_full)
+    decoder = Decoder(llm)
+    assert decoder.n_swa == 512
+    first = llm.tokenize((PROMPT * 16).encode(), add_bos=True)
+    assert len(first) > 2 * decoder.n_swa
+    lean_tokens(decoder, first, 4, {"temperature": 0.0}, seed=0)
+    other = first[:100] + llm.tokenize(b"\ndef area(r):\n    return", add_bos=False)
+    outcome, text = lean_tokens(decoder, other, 12, {"temperature": 0.0}, seed=0)
+    assert outcome.prompt_evaluated == (len(other) - 100 if swa_full else len(other))
+    fresh = Decoder(load(bundled, "gemma3", n_ctx=2048, swa_full=swa_full))
+    _, cold_text = lean_tokens(fresh, other, 12, {"temperature": 0.0}, seed=0)
+    assert text == cold_text
+    # Going on from the end of what the cache holds needs nothing older than the window.
+    longer = other + llm.tokenize(b" 3.14 * r", add_bos=False)
+    outcome, _ = lean_tokens(decoder, longer, 4, {"temperature": 0.0}, seed=0)
+    assert 0 < outcome.prompt_evaluated <= len(longer) - len(other)
+    # A start shared by a few tokens only is not kept: from an empty cache a long
+    # prompt evaluates faster (SWA_KEEP_SHARE).
+    short_share = longer[:5] + llm.tokenize(b" the quick brown fox" * 30, add_bos=False)
+    outcome, _ = lean_tokens(decoder, short_share, 1, {"temperature": 0.0}, seed=0)
+    assert outcome.prompt_evaluated == len(short_share)
+    decoder.close()
+    fresh.close()
+
+
 # --- the worker process ----------------------------------------------------------------
 
 
