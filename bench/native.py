@@ -3,7 +3,9 @@ llama-cpp-python, on the same GGUF, threads and settings.
 
 llama-bench style: prompt processing and generation measured apart, mean ± std over
 ``--reps`` repetitions, the three sides alternating within each repetition (the
-order rotates), each repetition with a fresh prompt so no side reuses a cache.
+order rotates), each repetition with a fresh prompt so no side reuses a cache, and
+with every side loaded afresh (one instance can be several per cent faster or
+slower than another of the same build for its whole life).
 
 - **workbench**: the real worker process (``llamacpp_worker``) driven over its
   JSON lines, completion mode, greedy. Prompt: tokens it evaluated / (generate sent →
@@ -18,10 +20,11 @@ order rotates), each repetition with a fresh prompt so no side reuses a cache.
   ``cache_prompt`` off, ``top_k`` 1 as its only sampler (greedy).
 
 All three use llama-server's defaults: flash attention auto, n_batch 2048, n_ubatch
-512, n_ctx 4096. Where weight repacking crashes (AMX CPUs), all run without it.
+512, n_ctx 4096, sliding-window layers cached over their window only (``swa_full``
+off). Where weight repacking crashes (AMX CPUs), all run without it.
 Goals: generation and prompt processing ≥ 0.97 of llama-server.
 
-    python bench/native.py [--reps 3] [--tokens 128] [--prompts 512,2048]
+    python bench/native.py [--reps 5] [--tokens 128] [--prompts 512,2048]
                            [--threads 1,2] [--models smollm2,gemma3] [--no-install]
 """
 
@@ -330,7 +333,7 @@ def repack_crashes() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128, help="answer tokens per generation")
     parser.add_argument("--prompts", default="512,2048", help="prompt sizes in tokens")
     parser.add_argument("--threads", default="1,2")
@@ -350,61 +353,65 @@ def main() -> None:
     raw: dict[str, Any] = {"repack": repack, "server": str(binary) if binary else None}
     for model in [m for m in args.models.split(",") if m]:
         path = str(gguf_for_package(PACKAGES[model], user_cache_dir() / "models"))
-        worker, bare = Worker(path, repack), Bare(path, repack)
-        try:
-            for threads in thread_counts:
-                server = Server(binary, path, threads, repack) if binary else None
-                try:
-                    cell = measure(model, threads, worker, bare, server, sizes, args, raw)
-                finally:
-                    if server is not None:
-                        server.close()
-                rows += cell
-                for row in cell:  # as each cell ends: a long run stopped early keeps these
-                    print(
-                        " | ".join(str(row[key]) for key in ("measure", "baseline", "workbench")),
-                        f"| {row['ratio']}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-        finally:
-            worker.close()
-            bare.close()
+        for threads in thread_counts:
+            cell = measure(model, path, threads, binary, repack, sizes, args, raw)
+            rows += cell
+            for row in cell:  # as each cell ends: a long run stopped early keeps these
+                print(
+                    " | ".join(str(row[key]) for key in ("measure", "baseline", "workbench")),
+                    f"| {row['ratio']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     report("native", rows, raw)
 
 
 def measure(
     model: str,
+    path: str,
     threads: int,
-    worker: Worker,
-    bare: Bare,
-    server: Server | None,
+    binary: Path | None,
+    repack: bool,
     sizes: list[int],
     args: argparse.Namespace,
     raw: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """One model at one thread count: generation, then each prompt size; rows."""
-    worker.threads = threads
-    bare.set_threads(threads)
-    sides: list[Any] = [worker, bare] + ([server] if server else [])
-    for side in sides:  # warm-up: first-call costs stay out of the figures
-        side.generation(counting_prompt(99), 8)
+    """One model at one thread count: generation, then each prompt size; rows.
+
+    Every repetition starts each side afresh: one loaded instance can run a few per
+    cent faster or slower than another of the same build for its whole life (where
+    its buffers land in memory), so the means are over instances too.
+    """
     kinds = [("generation", args.tokens)] + [("prompt", size) for size in sizes]
     rates: dict[tuple[str, str, int], list[float]] = {}
     counts: dict[tuple[str, str, int], list[int]] = {}
     for rep in range(args.reps):
-        for kind, size in kinds:
-            text = counting_prompt(rep) if kind == "generation" else prompt_of(bare.llm, size, rep)
-            order = sides[rep % len(sides) :] + sides[: rep % len(sides)]
-            for side in order:
-                if kind == "generation":
-                    rate, n = side.generation(text, size)
-                else:
-                    rate, n = side.prompt(text)
-                rates.setdefault((side.name, kind, size), []).append(rate)
-                counts.setdefault((side.name, kind, size), []).append(n)
+        worker, bare = Worker(path, repack), Bare(path, repack)
+        server = Server(binary, path, threads, repack) if binary else None
+        try:
+            worker.threads = threads
+            bare.set_threads(threads)
+            sides: list[Any] = [worker, bare] + ([server] if server else [])
+            for side in sides:  # warm-up: first-call costs stay out of the figures
+                side.generation(counting_prompt(99), 8)
+            for kind, size in kinds:
+                text = (
+                    counting_prompt(rep) if kind == "generation" else prompt_of(bare.llm, size, rep)
+                )
+                order = sides[rep % len(sides) :] + sides[: rep % len(sides)]
+                for side in order:
+                    if kind == "generation":
+                        rate, n = side.generation(text, size)
+                    else:
+                        rate, n = side.prompt(text)
+                    rates.setdefault((side.name, kind, size), []).append(rate)
+                    counts.setdefault((side.name, kind, size), []).append(n)
+        finally:
+            for side in (worker, bare, server):
+                if side is not None:
+                    side.close()
     rows = []
-    baseline = server.name if server else bare.name
+    baseline = Server.name if binary else Bare.name
     for kind, size in kinds:
         ours = rates[("workbench", kind, size)]
         base = rates[(baseline, kind, size)]
@@ -412,7 +419,7 @@ def measure(
         what = "generation" if kind == "generation" else "prompt processing"
         unit = "answer tokens" if kind == "generation" else "prompt tokens"
         baseline_text = f"{baseline} {stats(base)}"
-        if server:
+        if binary:
             baseline_text += f" (llama-cpp-python {stats(rates[('llama-cpp-python', kind, size)])})"
         else:
             baseline_text += " (llama-server not built: --no-install)"
