@@ -35,3 +35,21 @@ def test_a_bad_config_still_stops_a_command(
     assert cli.main(["sessions"]) == 2
     err = " ".join(capsys.readouterr().err.split())  # unwrapped
     assert "workbench.toml:2: unknown key 'temprature'" in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_and_sessions_count_before_or_after_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, where: str
+):
+    # A command's own --config had a default, which overwrote one given before it.
+    bad = tmp_path / "elsewhere.toml"
+    bad.write_text("[defaults]\nswa_full = 'yes'\n")
+    monkeypatch.chdir(tmp_path)
+    options = ["--config", str(bad)]
+    argv = [*options, "models"] if where == "before" else ["models", *options]
+    assert cli.main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "elsewhere.toml:2: 'swa_full' must be true or false" in err
+    options = ["--sessions", "kept"]
+    argv = [*options, "sessions"] if where == "before" else ["sessions", *options]
+    assert cli.build_parser().parse_args(argv).sessions == Path("kept")

@@ -30,9 +30,16 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, metavar="FILE", help="workbench.toml to use")
-    parser.add_argument("--sessions", type=Path, metavar="DIR", help="folder of session files")
+def _common(parser: argparse.ArgumentParser, *, command: bool = True) -> None:
+    """--config and --sessions, before or after the command. A command's copies have
+    no default: one would overwrite a value given before the command."""
+    default = argparse.SUPPRESS if command else None
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", default=default, help="workbench.toml to use"
+    )
+    parser.add_argument(
+        "--sessions", type=Path, metavar="DIR", default=default, help="folder of session files"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare LLMs side by side. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
-    _common(parser)
+    _common(parser, command=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="send one prompt to several models at once")
