@@ -300,8 +300,8 @@ class Model:
         decoder = self._decoder()
         if command.get("cold"):
             # --cold: reuse nothing of an earlier prompt, so the time to first token
-            # includes the whole prompt's evaluation, as on a fresh load.
-            llama_cpp.llama_memory_clear(decoder.memory, True)
+            # includes the whole prompt's evaluation, as on a fresh load. With nothing
+            # cached to keep, the decoder clears the KV cache itself.
             decoder.cached.clear()
         outcome = llamacpp_decode.generate(
             decoder,
